@@ -1,4 +1,8 @@
 using BenchmarkDotNet.Running;
 
 // Run: dotnet run -c Release --project bench/Hearth.Bench -- --filter '*'
+// Engine throughput (llama-bench style): dotnet run -c Release --project bench/Hearth.Bench -- engine llama-1b q4_k_m 1,2 2
+if (args.Length > 0 && args[0] == "engine")
+    return EngineBench.Run(args);
 BenchmarkSwitcher.FromAssembly(typeof(Program).Assembly).Run(args);
+return 0;

@@ -4,5 +4,5 @@ namespace Hearth.Engine;
 public static class EngineInfo
 {
     /// <summary>Architectures the engine can run (filled in as they land).</summary>
-    public static IReadOnlyList<string> SupportedArchitectures { get; } = [];
+    public static IReadOnlyList<string> SupportedArchitectures { get; } = ["llama", "qwen2", "qwen3"];
 }

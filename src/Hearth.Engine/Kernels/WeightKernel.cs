@@ -1,0 +1,83 @@
+using Hearth.Gguf;
+
+namespace Hearth.Engine.Kernels;
+
+/// <summary>
+/// One row of the kernel traits table (ggml's <c>type_traits_cpu</c>): for a weight type, the activation
+/// type it is multiplied with and its dot kernels — the reference one and the fastest one this CPU runs.
+/// </summary>
+internal sealed unsafe class WeightKernel
+{
+    private static readonly Dictionary<GgmlType, WeightKernel> ByType = Build();
+
+    private WeightKernel(GgmlType type, ActivationType activation,
+        delegate*<byte*, byte*, int, float> reference, delegate*<byte*, byte*, int, float> fast, bool hasFast)
+    {
+        Type = type;
+        Activation = activation;
+        Reference = reference;
+        Fast = fast;
+        HasFastPath = hasFast;
+        var traits = GgmlTypeTraits.Get(type);
+        BlockSize = traits.BlockSize;
+        // ggml's vec-dot types: q8_0 and q8_1 blocks are 32 wide, q8_K 256; the row must be whole activation blocks too.
+        ActivationBlockSize = activation switch
+        {
+            ActivationType.Q8_0 or ActivationType.Q8_1 => 32,
+            ActivationType.Q8_K => 256,
+            _ => 1,
+        };
+    }
+
+    /// <summary>The weight type.</summary>
+    public GgmlType Type { get; }
+
+    /// <summary>What activations are converted to before the dot product.</summary>
+    public ActivationType Activation { get; }
+
+    /// <summary>Elements per weight block.</summary>
+    public int BlockSize { get; }
+
+    /// <summary>Elements per activation block.</summary>
+    public int ActivationBlockSize { get; }
+
+    /// <summary>Scalar reference dot (weight row, activation row, element count).</summary>
+    public delegate*<byte*, byte*, int, float> Reference { get; }
+
+    /// <summary>The dot kernel used for inference: SIMD where available, else the reference.</summary>
+    public delegate*<byte*, byte*, int, float> Fast { get; }
+
+    /// <summary>Whether <see cref="Fast"/> is a SIMD kernel distinct from the reference.</summary>
+    public bool HasFastPath { get; }
+
+    /// <summary>Weight types the engine can multiply with.</summary>
+    public static IEnumerable<GgmlType> SupportedTypes => ByType.Keys;
+
+    /// <summary>The kernel row for <paramref name="type"/>, or null when the engine cannot multiply with it.</summary>
+    public static WeightKernel? TryGet(GgmlType type) => ByType.GetValueOrDefault(type);
+
+    private static Dictionary<GgmlType, WeightKernel> Build()
+    {
+        var simd = DotAvx2.IsSupported;
+        var rows = new List<WeightKernel>();
+        void Add(GgmlType t, ActivationType act, delegate*<byte*, byte*, int, float> reference, delegate*<byte*, byte*, int, float> fast) =>
+            rows.Add(new WeightKernel(t, act, reference, simd && fast != null ? fast : reference, simd && fast != null));
+
+        Add(GgmlType.F32, ActivationType.F32, &DotReference.F32, &DotAvx2.F32);
+        Add(GgmlType.F16, ActivationType.F16, &DotReference.F16, null);
+        Add(GgmlType.BF16, ActivationType.BF16, &DotReference.BF16, null);
+        Add(GgmlType.Q4_0, ActivationType.Q8_0, &DotReference.Q4_0, &DotAvx2.Q4_0);
+        Add(GgmlType.Q4_1, ActivationType.Q8_1, &DotReference.Q4_1, &DotAvx2.Q4_1);
+        Add(GgmlType.Q5_0, ActivationType.Q8_0, &DotReference.Q5_0, &DotAvx2.Q5_0);
+        Add(GgmlType.Q5_1, ActivationType.Q8_1, &DotReference.Q5_1, &DotAvx2.Q5_1);
+        Add(GgmlType.Q8_0, ActivationType.Q8_0, &DotReference.Q8_0, &DotAvx2.Q8_0);
+        Add(GgmlType.IQ4_NL, ActivationType.Q8_0, &DotReference.IQ4_NL, &DotAvx2.IQ4_NL);
+        Add(GgmlType.Q2_K, ActivationType.Q8_K, &DotReference.Q2_K, null);
+        Add(GgmlType.Q3_K, ActivationType.Q8_K, &DotReference.Q3_K, null);
+        Add(GgmlType.Q4_K, ActivationType.Q8_K, &DotReference.Q4_K, &DotAvx2.Q4_K);
+        Add(GgmlType.Q5_K, ActivationType.Q8_K, &DotReference.Q5_K, &DotAvx2.Q5_K);
+        Add(GgmlType.Q6_K, ActivationType.Q8_K, &DotReference.Q6_K, &DotAvx2.Q6_K);
+        Add(GgmlType.IQ4_XS, ActivationType.Q8_K, &DotReference.IQ4_XS, null);
+        return rows.ToDictionary(r => r.Type);
+    }
+}

@@ -1,0 +1,87 @@
+using Hearth.Gguf;
+
+namespace Hearth.Engine.Model;
+
+/// <summary>
+/// A loaded model: hyper-parameters, architecture and weight views over a memory-mapped GGUF file.
+/// Loading reads the header and checks every tensor's shape; no weight byte is copied. Immutable and
+/// safe to share; per-run state lives in <see cref="InferenceSession"/>.
+/// </summary>
+internal sealed class TransformerModel : IDisposable
+{
+    private readonly bool _ownsFile;
+
+    private TransformerModel(GgufFile file, bool ownsFile, ModelArchitecture arch, ModelConfig config, ModelWeights weights)
+    {
+        File = file;
+        _ownsFile = ownsFile;
+        Architecture = arch;
+        Config = config;
+        Weights = weights;
+    }
+
+    /// <summary>The mapped file.</summary>
+    public GgufFile File { get; }
+
+    /// <summary>Architecture-specific behaviour.</summary>
+    public ModelArchitecture Architecture { get; }
+
+    /// <summary>Hyper-parameters.</summary>
+    public ModelConfig Config { get; }
+
+    /// <summary>Weight views.</summary>
+    public ModelWeights Weights { get; }
+
+    /// <summary>Opens and binds <paramref name="path"/>.</summary>
+    public static TransformerModel Load(string path)
+    {
+        ArgumentException.ThrowIfNullOrEmpty(path);
+        var file = GgufFile.Open(path);
+        try
+        {
+            return Load(file, ownsFile: true);
+        }
+        catch
+        {
+            file.Dispose();
+            throw;
+        }
+    }
+
+    /// <summary>Binds an open file; when <paramref name="ownsFile"/> the model disposes it.</summary>
+    public static TransformerModel Load(GgufFile file, bool ownsFile)
+    {
+        ArgumentNullException.ThrowIfNull(file);
+        var source = file.Path ?? "model";
+        var arch = ModelArchitecture.For(file.Metadata.Architecture, source);
+        if (!file.TryGetTensor("token_embd.weight", out var embd))
+            throw new ModelLoadException($"{source}: tensor 'token_embd.weight' is missing.");
+        if (embd.Dimensions.Count != 2)
+            throw new ModelLoadException($"{source}: tensor 'token_embd.weight' has shape {embd.ShapeText}; expected [n_embd, n_vocab].");
+        var config = arch.ReadConfig(file.Metadata, source, checked((int)embd.Dimensions[1]));
+        var b = new TensorBinder(file, source);
+        var layers = new LayerWeights[config.LayerCount];
+        for (var i = 0; i < layers.Length; i++)
+            layers[i] = arch.BindLayer(b, config, i);
+        var tokenEmbedding = b.Matrix("token_embd.weight", config.EmbeddingLength, config.VocabSize);
+        unsafe
+        {
+            var weights = new ModelWeights
+            {
+                TokenEmbedding = tokenEmbedding,
+                Layers = layers,
+                OutputNorm = b.Vector("output_norm.weight", config.EmbeddingLength),
+                Output = b.OptionalMatrix("output.weight", config.EmbeddingLength, config.VocabSize) ?? tokenEmbedding,
+                RopeFrequencyFactors = b.OptionalVector("rope_freqs.weight", config.RopeDimensionCount / 2),
+            };
+            return new TransformerModel(file, ownsFile, arch, config, weights);
+        }
+    }
+
+    /// <inheritdoc />
+    public void Dispose()
+    {
+        if (_ownsFile)
+            File.Dispose();
+    }
+}

@@ -1,0 +1,191 @@
+using System.Text.Json;
+using Hearth.Engine.Kernels;
+using Hearth.Engine.Tests.Model;
+using Hearth.Gguf;
+using Hearth.Tests.Shared;
+
+namespace Hearth.Engine.Tests.Kernels;
+
+/// <summary>
+/// Dot kernels: activation conversion byte-identical to ggml, reference and SIMD dots equal to ggml's
+/// vec_dot results (quant-kernels/quant_vectors.json), and SIMD == reference over many lengths and seeds.
+/// Tolerance: float accumulation order differs, so 2e-6 of Σ|wᵢ·aᵢ| (the scale of the rounding error).
+/// </summary>
+public sealed unsafe class DotKernelTests
+{
+    private static readonly Lazy<JsonDocument> Vectors = new(() =>
+        JsonDocument.Parse(File.ReadAllBytes(Fixtures.File("quant-kernels", "quant_vectors.json"))));
+
+    public static TheoryData<string> GgmlTypes => new()
+    {
+        "f16", "bf16", "q4_0", "q4_1", "q5_0", "q5_1", "q8_0", "q2_K", "q3_K", "q4_K", "q5_K", "q6_K", "iq4_nl", "iq4_xs",
+    };
+
+    [Theory]
+    [MemberData(nameof(GgmlTypes))]
+    public void ActivationConversionIsByteIdenticalToGgml(string typeName)
+    {
+        var (_, entry, activation) = Entry(typeName);
+        var kernel = KernelFor(typeName);
+        var expected = Convert.FromBase64String(entry.GetProperty("activation_quantized_b64").GetString()!);
+        Assert.Equal(entry.GetProperty("vec_dot_type").GetString(), ActivationName(kernel.Activation));
+        var actual = Quantize(kernel.Activation, activation);
+        Assert.Equal(expected, actual);
+    }
+
+    [Theory]
+    [MemberData(nameof(GgmlTypes))]
+    public void DotsMatchGgmlVecDot(string typeName)
+    {
+        var (root, entry, activation) = Entry(typeName);
+        var kernel = KernelFor(typeName);
+        var n = root.GetProperty("n_per_row").GetInt32();
+        var rows = root.GetProperty("nrows").GetInt32();
+        var weights = Convert.FromBase64String(entry.GetProperty("quantized_b64").GetString()!);
+        var act = Quantize(kernel.Activation, activation);
+        var rowBytes = weights.Length / rows;
+        var expected = entry.GetProperty("dot").EnumerateArray().Select(x => x.GetSingle()).ToArray();
+        var dequant = ReferenceVectors.Base64Floats(entry.GetProperty("dequantized_f32le_b64").GetString()!);
+        fixed (byte* w = weights)
+        fixed (byte* a = act)
+        {
+            for (var r = 0; r < rows; r++)
+            {
+                var scale = 0.0;
+                for (var i = 0; i < n; i++)
+                    scale += Math.Abs(dequant[r * n + i] * activation[i]);
+                var tol = (float)(2e-6 * scale) + 1e-6f;
+                var reference = kernel.Reference(w + r * rowBytes, a, n);
+                var fast = kernel.Fast(w + r * rowBytes, a, n);
+                Assert.True(Math.Abs(reference - expected[r]) <= tol, $"{typeName} row {r}: reference {reference} vs ggml {expected[r]} (tol {tol})");
+                Assert.True(Math.Abs(fast - expected[r]) <= tol, $"{typeName} row {r}: fast {fast} vs ggml {expected[r]} (tol {tol})");
+            }
+        }
+    }
+
+    public static TheoryData<GgmlType> FastTypes()
+    {
+        var data = new TheoryData<GgmlType>();
+        foreach (var t in WeightKernel.SupportedTypes.Order())
+        {
+            if (WeightKernel.TryGet(t)!.HasFastPath)
+                data.Add(t);
+        }
+        return data;
+    }
+
+    [Fact]
+    public void SimdKernelsExistForTheCommonTypes()
+    {
+        foreach (var t in (GgmlType[])[GgmlType.F32, GgmlType.Q8_0, GgmlType.Q4_0, GgmlType.Q4_1, GgmlType.Q5_0, GgmlType.Q5_1, GgmlType.Q4_K, GgmlType.Q5_K, GgmlType.Q6_K, GgmlType.IQ4_NL])
+            Assert.Equal(DotAvx2.IsSupported, WeightKernel.TryGet(t)!.HasFastPath);
+    }
+
+    [Theory]
+    [MemberData(nameof(FastTypes))]
+    public void FastPathMatchesReferenceOverLengthsAndSeeds(GgmlType type)
+    {
+        var kernel = WeightKernel.TryGet(type)!;
+        var traits = GgmlTypeTraits.Get(type);
+        var block = Math.Max(traits.BlockSize, kernel.ActivationBlockSize);
+        var lengths = block == 1 ? Enumerable.Range(0, 300) : Enumerable.Range(1, block == 256 ? 6 : 24).Select(k => k * block);
+        foreach (var n in lengths)
+        {
+            for (var seed = 0; seed < (block == 1 ? 2 : 8); seed++)
+            {
+                var rng = new Random(seed * 7919 + n);
+                var w = RandomWeights(type, n, rng);
+                var x = new float[n];
+                for (var i = 0; i < n; i++)
+                    x[i] = (float)(rng.NextDouble() * 2 - 1) * (rng.Next(10) == 0 ? 8 : 1);
+                var a = Quantize(kernel.Activation, x);
+                var wf = new float[n];
+                GgmlDequantize.Dequantize(type, w, wf);
+                var scale = 0.0;
+                for (var i = 0; i < n; i++)
+                    scale += Math.Abs(wf[i] * x[i]);
+                fixed (byte* wp = w)
+                fixed (byte* ap = a)
+                {
+                    var r = kernel.Reference(wp, ap, n);
+                    var f = kernel.Fast(wp, ap, n);
+                    var tol = (float)(2e-6 * scale) + 1e-6f;
+                    Assert.True(Math.Abs(r - f) <= tol, $"{type} n={n} seed={seed}: fast {f} vs reference {r} (tol {tol})");
+                }
+            }
+        }
+    }
+
+    /// <summary>Random bytes for the quants, with every fp16 scale field replaced by a finite value.</summary>
+    internal static byte[] RandomWeights(GgmlType type, int n, Random rng)
+    {
+        var traits = GgmlTypeTraits.Get(type);
+        var bytes = new byte[traits.RowBytes(n)];
+        rng.NextBytes(bytes);
+        if (type == GgmlType.F32)
+        {
+            for (var i = 0; i < n; i++)
+                BitConverter.TryWriteBytes(bytes.AsSpan(i * 4), (float)(rng.NextDouble() * 2 - 1));
+            return bytes;
+        }
+        if (type is GgmlType.F16 or GgmlType.BF16)
+        {
+            for (var i = 0; i < n; i++)
+            {
+                var v = (float)(rng.NextDouble() * 2 - 1);
+                var bits = type == GgmlType.F16 ? BitConverter.HalfToUInt16Bits((Half)v) : (ushort)(BitConverter.SingleToUInt32Bits(v) >> 16);
+                BitConverter.TryWriteBytes(bytes.AsSpan(i * 2), bits);
+            }
+            return bytes;
+        }
+        int[] halfOffsets = type switch
+        {
+            GgmlType.Q4_1 or GgmlType.Q5_1 or GgmlType.Q4_K or GgmlType.Q5_K => [0, 2],
+            GgmlType.Q2_K => [80, 82],
+            GgmlType.Q3_K => [108],
+            GgmlType.Q6_K => [208],
+            _ => [0],
+        };
+        for (var b = 0; b < n / traits.BlockSize; b++)
+        {
+            foreach (var o in halfOffsets)
+            {
+                var v = (Half)((rng.NextDouble() * 2 - 1) * 0.05);
+                BitConverter.TryWriteBytes(bytes.AsSpan(b * traits.TypeSize + o), BitConverter.HalfToUInt16Bits(v));
+            }
+        }
+        return bytes;
+    }
+
+    internal static byte[] Quantize(ActivationType type, float[] x)
+    {
+        var result = new byte[ActivationQuantizer.RowBytes(type, x.Length)];
+        fixed (float* xp = x)
+        fixed (byte* r = result)
+            ActivationQuantizer.Quantize(type, xp, r, x.Length);
+        return result;
+    }
+
+    private static WeightKernel KernelFor(string typeName)
+    {
+        Assert.True(GgmlTypeTraits.TryParse(typeName, out var traits));
+        return WeightKernel.TryGet(traits.Type) ?? throw new InvalidOperationException("no kernel for " + typeName);
+    }
+
+    private static string ActivationName(ActivationType t) => t switch
+    {
+        ActivationType.F16 => "f16",
+        ActivationType.BF16 => "bf16",
+        ActivationType.Q8_0 => "q8_0",
+        ActivationType.Q8_1 => "q8_1",
+        ActivationType.Q8_K => "q8_K",
+        _ => "f32",
+    };
+
+    private static (JsonElement Root, JsonElement Entry, float[] Activation) Entry(string typeName)
+    {
+        var root = Vectors.Value.RootElement;
+        var entry = root.GetProperty("types").EnumerateArray().Single(t => t.GetProperty("type").GetString() == typeName);
+        return (root, entry, ReferenceVectors.Base64Floats(root.GetProperty("activation_f32le_b64").GetString()!));
+    }
+}
