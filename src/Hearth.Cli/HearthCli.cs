@@ -1,5 +1,7 @@
 using System.CommandLine;
+using Hearth.Cli.Commands.Bench;
 using Hearth.Cli.Commands.Inspect;
+using Hearth.Cli.Commands.Run;
 using Hearth.Gguf;
 
 namespace Hearth.Cli;
@@ -23,6 +25,8 @@ internal static class HearthCli
         {
             Verbose,
             InspectCommand.Create(context),
+            RunCommand.Create(context),
+            BenchCommand.Create(context),
         };
         return root;
     }

@@ -128,3 +128,49 @@ public class InspectCommandTests
         Assert.Contains("--context", badContext.Error);
     }
 }
+
+public class RunCommandTests
+{
+    [Fact]
+    public async Task RawGreedyRunPrintsLlamaCppText()
+    {
+        var r = await CliRunner.RunAsync("run", "--model", Fixtures.Stories260K, "--raw", "--temperature", "0", "-n", "48", "--threads", "1", "Once upon a time");
+        Assert.Equal(0, r.ExitCode);
+        Assert.Equal(", there was a little girl named Lily. She loved to play outside in the park. One day, she saw a big, red ball. She wanted to play with it,", r.Out.TrimEnd('\n'));
+    }
+
+    [Fact]
+    public async Task JsonRunReportsTokensAndTimings()
+    {
+        var r = await CliRunner.RunAsync("run", "--model", Fixtures.Stories260K, "--raw", "--temperature", "0", "-n", "8", "--json", "Once upon a time");
+        Assert.Equal(0, r.ExitCode);
+        using var doc = JsonDocument.Parse(r.Out);
+        Assert.Equal(8, doc.RootElement.GetProperty("tokens").GetArrayLength());
+        Assert.Equal(1, doc.RootElement.GetProperty("prompt_tokens")[0].GetInt32()); // BOS
+        Assert.Equal("length", doc.RootElement.GetProperty("stop_reason").GetString());
+        Assert.StartsWith(", there was", doc.RootElement.GetProperty("text").GetString());
+        Assert.True(doc.RootElement.GetProperty("timings").GetProperty("generation_tokens_per_second").GetDouble() > 0);
+    }
+
+    [Fact]
+    public async Task BadArgumentsAreUsageErrors()
+    {
+        Assert.Equal(2, (await CliRunner.RunAsync("run", "x")).ExitCode);
+        Assert.Equal(2, (await CliRunner.RunAsync("run", "--model", Fixtures.Stories260K, "--top-p", "2", "x")).ExitCode);
+        var missing = await CliRunner.RunAsync("run", "--model", "/nonexistent.gguf", "x");
+        Assert.Equal(1, missing.ExitCode);
+        Assert.Contains("not found", missing.Error);
+        Assert.Equal(2, (await CliRunner.RunAsync("bench")).ExitCode);
+    }
+
+    [Fact]
+    public async Task BenchOnASyntheticShapeReportsBothTests()
+    {
+        var r = await CliRunner.RunAsync("bench", "--shape", "tiny", "--type", "q8_0", "-p", "16", "-n", "4", "-r", "1", "-t", "1", "--json");
+        Assert.Equal(0, r.ExitCode);
+        using var doc = JsonDocument.Parse(r.Out);
+        Assert.True(doc.RootElement.GetProperty("prompt").GetProperty("mean").GetDouble() > 0);
+        Assert.True(doc.RootElement.GetProperty("generation").GetProperty("mean").GetDouble() > 0);
+        Assert.Equal(16, doc.RootElement.GetProperty("prompt_tokens").GetInt32());
+    }
+}
