@@ -58,15 +58,17 @@ internal static class EngineBenchmark
             {
                 session.Rewind(0);
                 var token = 1;
+                var start = Stopwatch.GetTimestamp();
                 var before = GC.GetAllocatedBytesForCurrentThread();
-                var sw = Stopwatch.StartNew();
                 for (var i = 0; i < generateTokens; i++)
                 {
                     var logits = session.Evaluate([token]);
                     token = (int)((uint)BitConverter.SingleToInt32Bits(logits[i % logits.Length]) % (uint)model.Config.VocabSize);
                 }
-                tg.Add(generateTokens / sw.Elapsed.TotalSeconds);
-                allocated = Math.Max(allocated, (GC.GetAllocatedBytesForCurrentThread() - before) / generateTokens);
+                var after = GC.GetAllocatedBytesForCurrentThread();
+                var elapsed = Stopwatch.GetElapsedTime(start);
+                allocated = Math.Max(allocated, (after - before) / generateTokens);
+                tg.Add(generateTokens / elapsed.TotalSeconds);
             }
         }
         var weightBytes = model.File.Tensors.Sum(t => t.ByteSize);

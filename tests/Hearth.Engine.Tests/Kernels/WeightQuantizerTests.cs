@@ -7,7 +7,7 @@ namespace Hearth.Engine.Tests.Kernels;
 public sealed class WeightQuantizerTests
 {
     [Theory]
-    [InlineData(GgmlType.Q8_0, 0.006)]
+    [InlineData(GgmlType.Q8_0, 0.01)]
     [InlineData(GgmlType.Q6_K, 0.03)]
     [InlineData(GgmlType.Q5_0, 0.06)]
     [InlineData(GgmlType.Q4_K, 0.12)]

@@ -18,9 +18,9 @@ public sealed class ForwardParityTests(ITestOutputHelper output)
     {
         { "models", "stories260K", 1e-4f, 1e-4f },
         { "llama-spm", "llama-spm-F32", 1e-4f, 1e-4f },
-        { "qwen2", "qwen2-F32_embQ4_0", 1e-4f, 0.01f },
-        { "qwen3", "qwen3-F32_embQ4_0", 1e-4f, 0.01f },
-        { "llama-bpe", "llama-bpe-F32_embQ4_0_outQ4_0", 1e-4f, 0.01f },
+        { "qwen2", "qwen2-F32_embQ4_0", 1e-4f, 0.05f },
+        { "qwen3", "qwen3-F32_embQ4_0", 1e-4f, 0.05f },
+        { "llama-bpe", "llama-bpe-F32_embQ4_0_outQ4_0", 1e-4f, 0.05f },
         { "llama-spm", "llama-spm-F16", 0.05f, 0.05f },
         { "llama-spm", "llama-spm-Q8_0", 1e-3f, 0.05f },
         { "llama-spm", "llama-spm-Q6_K", 1e-3f, 0.05f },
