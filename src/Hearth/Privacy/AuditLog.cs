@@ -16,8 +16,8 @@ internal sealed record AuditLogOptions
     /// <summary>A checkpoint entry (and an index line for fast verification) every this many entries.</summary>
     public int CheckpointInterval { get; init; } = 1000;
 
-    /// <summary>Applied to any text written outside HIPAA mode (the PHI redactor).</summary>
-    public Func<string, string>? Redact { get; init; }
+    /// <summary>Applied to any text written outside HIPAA mode; the PHI redactor by default.</summary>
+    public Func<string, string>? Redact { get; init; } = PhiRedactor.Redact;
 
     /// <summary>Clock, for tests.</summary>
     public TimeProvider Time { get; init; } = TimeProvider.System;

@@ -118,7 +118,7 @@ public sealed class EgressGuardTests : IDisposable
         await http.GetStringAsync(server.Url);
         await Assert.ThrowsAsync<EgressDeniedException>(() => http.GetStringAsync(new Uri("http://127.0.0.1:1/")));
         var entries = Directory.EnumerateFiles(_dir, "audit-*.jsonl").SelectMany(File.ReadLines).Select(l => JsonDocument.Parse(l).RootElement).ToArray();
-        var decisions = entries.Where(e => e.GetProperty("type").GetString() == "egress").Select(e => e.GetProperty("data").GetProperty("decision").GetString()).ToArray();
+        var decisions = entries.Where(e => e.GetProperty("type").GetString() == "egress").Select(e => e.GetProperty("data").GetProperty("decision").GetString()!).ToArray();
         Assert.Equal(["allowed", "refused"], decisions);
         Assert.True(AuditLog.Verify(_dir).IsValid);
     }

@@ -38,7 +38,7 @@ internal sealed class LoopbackServer : IDisposable
             {
                 client = await _listener.AcceptTcpClientAsync(_cts.Token);
             }
-            catch (Exception)
+            catch (Exception ex) when (ex is ObjectDisposedException or SocketException or OperationCanceledException or InvalidOperationException)
             {
                 return;
             }
