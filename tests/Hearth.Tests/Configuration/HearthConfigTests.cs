@@ -82,7 +82,7 @@ public sealed class HearthConfigTests
         Assert.Equal("8GiB", budget.Value);
         Assert.Equal(new ConfigOrigin(ConfigOriginKind.File, "hearth.yaml", 2), budget.Origin);
         var model = c.Effective.Single(v => v.Key == "domains.coding.model");
-        Assert.Equal(17, model.Origin.Line);
+        Assert.Equal(16, model.Origin.Line);
         Assert.Equal(ConfigOriginKind.Default, c.Effective.Single(v => v.Key == "privacy.redact_logs").Origin.Kind);
     }
 

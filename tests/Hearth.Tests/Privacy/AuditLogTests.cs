@@ -129,15 +129,18 @@ public sealed class AuditLogTests : IDisposable
     public void TornTailIsReportedAndQuarantinedOnOpen()
     {
         Write(5);
-        var length = new FileInfo(Segment).Length;
-        var lastLine = File.ReadAllLines(Segment)[^1];
-        using (var f = new FileStream(Segment, FileMode.Open))
-            f.SetLength(length - lastLine.Length / 2);
+
+        // A crash in the middle of appending entry 6: half its bytes reached the disk, the head still names entry 5.
+        var partial = AuditLog.Encode(6, "2026-01-01T00:00:00.0000000Z", "test", new JsonObject { ["i"] = 6 }, new string('0', 64), out _);
+        using (var f = new FileStream(Segment, FileMode.Append))
+            f.Write(partial, 0, partial.Length / 2);
         var r = AuditLog.Verify(_dir);
         Assert.False(r.IsValid);
+        Assert.Null(r.Problem);
         Assert.NotNull(r.TornTail);
-        Assert.Equal(5, r.TornTail!.Line);
-        Assert.Equal(4, r.EntriesVerified);
+        Assert.Equal(6, r.TornTail!.Line);
+        Assert.Equal(partial.Length / 2, r.TornTail.Length);
+        Assert.Equal(5, r.EntriesVerified);
 
         using (var log = AuditLog.Open(_dir))
             log.Append("test", new JsonObject { ["after"] = true });
