@@ -1,6 +1,12 @@
+using Spectre.Console;
+
 namespace Hearth.Cli;
 
 internal static class Program
 {
-    private static int Main(string[] args) => args.Length >= 0 ? 0 : 1;
+    private static Task<int> Main(string[] args)
+    {
+        var stderr = AnsiConsole.Create(new AnsiConsoleSettings { Out = new AnsiConsoleOutput(Console.Error) });
+        return HearthCli.RunAsync(args, new CliContext(AnsiConsole.Console, stderr, Console.Out));
+    }
 }

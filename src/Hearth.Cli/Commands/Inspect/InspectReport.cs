@@ -1,0 +1,59 @@
+using System.Text.Json.Serialization;
+using Hearth.Gguf;
+
+namespace Hearth.Cli.Commands.Inspect;
+
+/// <summary>The JSON shape of <c>hearth inspect --json</c>. Field names are a stable interface (README: "inspect --json").</summary>
+internal sealed record InspectReport(
+    string File,
+    long FileSize,
+    uint GgufVersion,
+    string? Architecture,
+    string? Name,
+    string? Kind,
+    string? FileType,
+    int TensorCount,
+    long Parameters,
+    long TensorBytes,
+    IReadOnlyList<InspectQuantShare> Quantization,
+    long? ContextLength,
+    long? BlockCount,
+    long? EmbeddingLength,
+    long? FeedForwardLength,
+    long? HeadCount,
+    long? HeadCountKv,
+    long? HeadDim,
+    long? VocabSize,
+    string? TokenizerModel,
+    string? TokenizerPre,
+    bool ChatTemplate,
+    InspectMemory Memory,
+    IReadOnlyList<InspectTensor>? Tensors)
+{
+    public static InspectReport From(string path, GgufFile file, long? context, bool withTensors)
+    {
+        var s = GgufSummary.From(file, context);
+        return new InspectReport(
+            path, s.FileSize, s.Version, s.Architecture, s.Name, s.Kind, s.FileType, s.TensorCount, s.ParameterCount, s.TensorBytes,
+            [.. s.Quantization.Select(q => new InspectQuantShare(q.Type, q.Tensors, q.Bytes, Math.Round(q.Share, 6)))],
+            s.ContextLength, s.BlockCount, s.EmbeddingLength, s.FeedForwardLength, s.HeadCount, s.HeadCountKv, s.HeadDim,
+            s.VocabSize, s.TokenizerModel, s.TokenizerPre, s.HasChatTemplate,
+            new InspectMemory(s.EstimateContext, "f16", s.TensorBytes, s.KvCacheBytes, s.EstimatedMemoryBytes),
+            withTensors
+                ? [.. file.Tensors.Select(t => new InspectTensor(t.Name, [.. t.Dimensions], GgmlTypeTraits.Get(t.Type).Name, t.ByteSize, t.FileOffset))]
+                : null);
+    }
+}
+
+/// <summary>One tensor type's share of the weights.</summary>
+internal sealed record InspectQuantShare(string Type, int Tensors, long Bytes, double Share);
+
+/// <summary>Memory estimate: weights (mapped) plus KV cache at <c>Context</c> tokens.</summary>
+internal sealed record InspectMemory(long Context, string KvType, long WeightsBytes, long KvCacheBytes, long TotalBytes);
+
+/// <summary>One tensor: shape in ggml order (row length first).</summary>
+internal sealed record InspectTensor(string Name, IReadOnlyList<long> Shape, string Type, long Bytes, long Offset);
+
+[JsonSourceGenerationOptions(PropertyNamingPolicy = JsonKnownNamingPolicy.SnakeCaseLower, WriteIndented = true)]
+[JsonSerializable(typeof(InspectReport))]
+internal sealed partial class InspectJsonContext : JsonSerializerContext;

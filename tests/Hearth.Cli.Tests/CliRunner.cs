@@ -1,0 +1,29 @@
+using Spectre.Console;
+
+namespace Hearth.Cli.Tests;
+
+/// <summary>Runs the hearth CLI in-process with captured stdout / stderr.</summary>
+internal static class CliRunner
+{
+    public sealed record Result(int ExitCode, string Out, string Error);
+
+    public static async Task<Result> RunAsync(params string[] args)
+    {
+        var stdout = new StringWriter();
+        var stderr = new StringWriter();
+        IAnsiConsole Make(TextWriter w)
+        {
+            var console = AnsiConsole.Create(new AnsiConsoleSettings
+            {
+                Out = new AnsiConsoleOutput(w),
+                Ansi = AnsiSupport.No,
+                ColorSystem = ColorSystemSupport.NoColors,
+                Interactive = InteractionSupport.No,
+            });
+            console.Profile.Width = 240;
+            return console;
+        }
+        var code = await HearthCli.RunAsync(args, new CliContext(Make(stdout), Make(stderr), stdout));
+        return new Result(code, stdout.ToString(), stderr.ToString());
+    }
+}

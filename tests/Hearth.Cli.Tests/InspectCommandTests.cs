@@ -1,0 +1,130 @@
+using System.Text.Json;
+using Hearth.Tests.Shared;
+
+namespace Hearth.Cli.Tests;
+
+public class InspectCommandTests
+{
+    public static TheoryData<string> ModelFixtures() =>
+    [
+        .. Fixtures.AllGguf().Where(f => File.Exists(Fixtures.File(Path.ChangeExtension(f, ".json").Split('/'))))
+    ];
+
+    [Theory]
+    [MemberData(nameof(ModelFixtures))]
+    public async Task JsonReportsWhatLlamaCppReports(string relative)
+    {
+        var path = Fixtures.File(relative.Split('/'));
+        var r = await CliRunner.RunAsync("inspect", path, "--json", "--tensors");
+        Assert.Equal(0, r.ExitCode);
+        Assert.Equal("", r.Error);
+        using var report = JsonDocument.Parse(r.Out);
+        using var reference = JsonDocument.Parse(File.ReadAllText(Path.ChangeExtension(path, ".json")));
+        var model = reference.RootElement.GetProperty("model");
+        var root = report.RootElement;
+        Assert.Equal(model.GetProperty("arch").GetString(), root.GetProperty("architecture").GetString());
+        Assert.Equal(model.GetProperty("n_params").GetInt64(), root.GetProperty("parameters").GetInt64());
+        Assert.Equal(model.GetProperty("n_layer").GetInt64(), root.GetProperty("block_count").GetInt64());
+        Assert.Equal(model.GetProperty("n_head").GetInt64(), root.GetProperty("head_count").GetInt64());
+        Assert.Equal(model.GetProperty("n_head_kv").GetInt64(), root.GetProperty("head_count_kv").GetInt64());
+        Assert.Equal(model.GetProperty("n_vocab").GetInt64(), root.GetProperty("vocab_size").GetInt64());
+        Assert.Equal(model.GetProperty("size_bytes").GetInt64(), root.GetProperty("tensor_bytes").GetInt64());
+        Assert.Equal(reference.RootElement.GetProperty("model_size_bytes").GetInt64(), root.GetProperty("file_size").GetInt64());
+        var tensors = root.GetProperty("tensors").EnumerateArray().ToList();
+        Assert.Equal(root.GetProperty("tensor_count").GetInt32(), tensors.Count);
+        Assert.Equal(model.GetProperty("n_params").GetInt64(),
+            tensors.Sum(t => t.GetProperty("shape").EnumerateArray().Aggregate(1L, (a, d) => a * d.GetInt64())));
+        var shares = root.GetProperty("quantization").EnumerateArray().Sum(q => q.GetProperty("share").GetDouble());
+        Assert.InRange(shares, 0.9999, 1.0001);
+    }
+
+    // Facts stated in tests/fixtures/README.md.
+    [Theory]
+    [InlineData("models/stories260K.gguf", "llama", 48, 8, "token_embd.weight", new long[] { 64, 512 }, "f32")]
+    [InlineData("llama-spm/llama-spm-Q4_K_M.gguf", "llama", 20, 16, "blk.0.ffn_down.weight", new long[] { 256, 64 }, "q4_K")]
+    [InlineData("llama-spm/llama-spm-Q4_K_M.gguf", "llama", 20, 16, "blk.1.ffn_down.weight", new long[] { 256, 64 }, "q6_K")]
+    [InlineData("qwen3/qwen3-F32_embQ4_0.gguf", "qwen3", 0, 32, "blk.0.attn_q.weight", new long[] { 64, 128 }, "f32")]
+    [InlineData("qwen2/qwen2-F32_embQ4_0.gguf", "qwen2", 0, 16, "blk.0.attn_q.bias", new long[] { 64 }, "f32")]
+    [InlineData("llama-bpe/llama-bpe-F32_embQ4_0_outQ4_0.gguf", "llama", 0, 16, "output.weight", new long[] { 64, 128256 }, "q4_0")]
+    public async Task JsonMatchesTheFixturesReadme(string relative, string arch, int tensorCount, int headDim, string tensor, long[] shape, string type)
+    {
+        var r = await CliRunner.RunAsync("inspect", Fixtures.File(relative.Split('/')), "--json", "--tensors");
+        Assert.Equal(0, r.ExitCode);
+        using var doc = JsonDocument.Parse(r.Out);
+        var root = doc.RootElement;
+        Assert.Equal(arch, root.GetProperty("architecture").GetString());
+        if (tensorCount > 0)
+            Assert.Equal(tensorCount, root.GetProperty("tensor_count").GetInt32());
+        Assert.Equal(headDim, root.GetProperty("head_dim").GetInt32());
+        var t = root.GetProperty("tensors").EnumerateArray().Single(x => x.GetProperty("name").GetString() == tensor);
+        Assert.Equal(shape, t.GetProperty("shape").EnumerateArray().Select(d => d.GetInt64()));
+        Assert.Equal(type, t.GetProperty("type").GetString());
+    }
+
+    [Fact]
+    public async Task HumanOutputShowsTheEssentials()
+    {
+        var r = await CliRunner.RunAsync("inspect", Fixtures.Stories260K);
+        Assert.Equal(0, r.ExitCode);
+        Assert.Contains("architecture", r.Out);
+        Assert.Contains("llama", r.Out);
+        Assert.Contains("292.8K in 48 tensors", r.Out);
+        Assert.Contains("SentencePiece", r.Out);
+        Assert.Contains("8 / 4", r.Out);
+        Assert.DoesNotContain("token_embd.weight", r.Out);
+
+        var withTensors = await CliRunner.RunAsync("inspect", Fixtures.Stories260K, "--tensors");
+        Assert.Contains("token_embd.weight", withTensors.Out);
+        Assert.Contains("[64, 512]", withTensors.Out);
+    }
+
+    [Fact]
+    public async Task MemoryEstimateFollowsContext()
+    {
+        var r = await CliRunner.RunAsync("inspect", Fixtures.Stories260K, "--json", "--context", "512");
+        using var doc = JsonDocument.Parse(r.Out);
+        var memory = doc.RootElement.GetProperty("memory");
+        Assert.Equal(512, memory.GetProperty("context").GetInt64());
+        // 5 layers x 512 positions x 4 kv heads x (8 + 8) dims x 2 bytes.
+        Assert.Equal(5L * 512 * 4 * 16 * 2, memory.GetProperty("kv_cache_bytes").GetInt64());
+        Assert.Equal(memory.GetProperty("weights_bytes").GetInt64() + memory.GetProperty("kv_cache_bytes").GetInt64(),
+            memory.GetProperty("total_bytes").GetInt64());
+    }
+
+    [Fact]
+    public async Task MalformedFileIsOneLineWithOffset()
+    {
+        var path = Path.Combine(Path.GetTempPath(), $"hearth-cli-{Guid.NewGuid():N}.gguf");
+        var bytes = File.ReadAllBytes(Fixtures.Stories260K)[..5000];
+        File.WriteAllBytes(path, bytes);
+        try
+        {
+            var r = await CliRunner.RunAsync("inspect", path);
+            Assert.Equal(1, r.ExitCode);
+            var lines = r.Error.Split('\n', StringSplitOptions.RemoveEmptyEntries);
+            Assert.Single(lines);
+            Assert.Contains(path, r.Error);
+            Assert.Contains("byte offset", r.Error);
+            Assert.DoesNotContain(" at Hearth.", r.Error);
+        }
+        finally
+        {
+            File.Delete(path);
+        }
+    }
+
+    [Fact]
+    public async Task MissingFileAndUsageErrors()
+    {
+        var missing = await CliRunner.RunAsync("inspect", "/nonexistent/model.gguf");
+        Assert.Equal(1, missing.ExitCode);
+        Assert.Contains("file not found", missing.Error);
+
+        var usage = await CliRunner.RunAsync("inspect");
+        Assert.Equal(2, usage.ExitCode);
+
+        var badContext = await CliRunner.RunAsync("inspect", Fixtures.Stories260K, "--context", "0");
+        Assert.Equal(2, badContext.ExitCode);
+        Assert.Contains("--context", badContext.Error);
+    }
+}
