@@ -213,7 +213,9 @@ public sealed class HearthConfigTests
         Assert.Equal("privacy.allowed_endpoints[1]", e.Key);
         Assert.Equal(6, e.Origin.Line);
 
-        var e2 = Single(Check("system: { mode: local-only }\nproviders:\n  lan:\n    type: openai_compatible\n    url: http://10.1.2.3:8000\n").Errors);
+        // Validation of configuration text only: no connection is made to this address.
+        const string LanUrl = "http://10.1.2.3:8000"; // not contacted
+        var e2 = Single(Check("system: { mode: local-only }\nproviders:\n  lan:\n    type: openai_compatible\n    url: " + LanUrl + "\n").Errors);
         Assert.Equal("providers.lan.enabled", e2.Key);
     }
 
