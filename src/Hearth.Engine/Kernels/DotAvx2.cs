@@ -234,19 +234,18 @@ internal static unsafe class DotAvx2
 
     public static float Q6_K(byte* w, byte* a, int n)
     {
-        var acc = Vector256<float>.Zero;
+        // Like ggml: the -32 offset is taken off in the 16-bit pair sums (maddubs(q, y) - maddubs(32, y)), so the
+        // block's dot is an exact integer, scaled once by d_w·d_a (llama.cpp's repacked q6_K kernels round the same
+        // way); subtracting a float correction afterwards differs by ulps that the next layer's rounding amplifies.
+        float sum = 0;
         var m4 = Vector256.Create((byte)0x0F);
         var m30 = Vector256.Create((byte)0x30);
-        float corr = 0;
+        var m32 = Vector256.Create((byte)32);
         for (var b = 0; b < n / 256; b++, w += 210, a += ActivationQuantizer.Q8_KBlockBytes)
         {
             var sc = (sbyte*)(w + 192);
             var y = (sbyte*)(a + 4);
-            var bsums = (short*)(a + 260);
             var sumi = Vector256<int>.Zero;
-            var c32 = 0;
-            for (var j = 0; j < 16; j++)
-                c32 += sc[j] * bsums[j];
             for (var h = 0; h < 2; h++)
             {
                 var ql0 = Vector256.Load(w + 64 * h);
@@ -258,17 +257,20 @@ internal static unsafe class DotAvx2
                 var q3 = ((ql1.AsUInt16() >> 4).AsByte() & m4) | ((qh.AsUInt16() >> 2).AsByte() & m30);
                 var ys = y + 128 * h;
                 var s = sc + 8 * h;
-                sumi = MulAddPairs(sumi, Avx2.MultiplyAddAdjacent(q0, Vector256.Load(ys)), Scales2(s[0], s[1]));
-                sumi = MulAddPairs(sumi, Avx2.MultiplyAddAdjacent(q1, Vector256.Load(ys + 32)), Scales2(s[2], s[3]));
-                sumi = MulAddPairs(sumi, Avx2.MultiplyAddAdjacent(q2, Vector256.Load(ys + 64)), Scales2(s[4], s[5]));
-                sumi = MulAddPairs(sumi, Avx2.MultiplyAddAdjacent(q3, Vector256.Load(ys + 96)), Scales2(s[6], s[7]));
+                sumi = MulAddPairs(sumi, Offset32(q0, Vector256.Load(ys), m32), Scales2(s[0], s[1]));
+                sumi = MulAddPairs(sumi, Offset32(q1, Vector256.Load(ys + 32), m32), Scales2(s[2], s[3]));
+                sumi = MulAddPairs(sumi, Offset32(q2, Vector256.Load(ys + 64), m32), Scales2(s[4], s[5]));
+                sumi = MulAddPairs(sumi, Offset32(q3, Vector256.Load(ys + 96), m32), Scales2(s[6], s[7]));
             }
-            var dd = *(float*)a * Half16.Load(w + 208);
-            acc = Fma.MultiplyAdd(Avx.ConvertToVector256Single(sumi), Vector256.Create(dd), acc);
-            corr += dd * (32 * c32);
+            sum += Vector256.Sum(sumi) * (Half16.Load(w + 208) * *(float*)a);
         }
-        return Vector256.Sum(acc) - corr;
+        return sum;
     }
+
+    /// <summary>Pair sums of (q − 32)·y for unsigned 6-bit q and signed y, in 16 bits (|result| ≤ 2·32·128).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector256<short> Offset32(Vector256<byte> q, Vector256<sbyte> y, Vector256<byte> m32) =>
+        Avx2.Subtract(Avx2.MultiplyAddAdjacent(q, y), Avx2.MultiplyAddAdjacent(m32, y));
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static Vector256<short> Scales2(sbyte lo, sbyte hi) =>

@@ -295,6 +295,7 @@ internal static unsafe class DotReference
 
     // Q6_K (210 bytes): ql[128], qh[64], scales[16] (int8), d. Half h (128 elements): l in 0..31,
     // element 128h + l + 32k takes ql[64h + l + 32(k&1)] nibble (k>>1) and qh[32h + l] bits 2k..2k+1; value q - 32.
+    // The block's integer dot is scaled once by d_w·d_a, as llama.cpp's q6_K kernels do.
     public static float Q6_K(byte* w, byte* a, int n)
     {
         float sum = 0;
@@ -304,25 +305,35 @@ internal static unsafe class DotReference
             var qh = w + 128;
             var scales = (sbyte*)(w + 192);
             var y = (sbyte*)(a + 4);
+            var dw = Half16.Load(w + 208);
+            var da = *(float*)a;
             var isum = 0;
-            for (var sb = 0; sb < 16; sb++)
+            for (var k = 0; k < 16; k++)
             {
-                var s = 0;
-                for (var e = sb * 16; e < sb * 16 + 16; e++)
+                var baseL = (k / 8) * 128 + (k % 8) * 8;
+                var sl = 0;
+                var sh = 0;
+                for (var e = baseL; e < baseL + 8; e++)
                 {
-                    var h = e / 128;
-                    var r = e % 128;
-                    var k = r / 32;
-                    var l = r % 32;
-                    var low = (ql[64 * h + l + 32 * (k & 1)] >> (4 * (k >> 1))) & 0xF;
-                    var high = (qh[32 * h + l] >> (2 * k)) & 3;
-                    s += ((low | (high << 4)) - 32) * y[e];
+                    sl += Q6(ql, qh, e) * y[e];
+                    sh += Q6(ql, qh, e + 64) * y[e + 64];
                 }
-                isum += scales[sb] * s;
+                isum += sl * scales[baseL / 16] + sh * scales[(baseL + 64) / 16];
             }
-            sum += Half16.Load(w + 208) * *(float*)a * isum;
+            sum += isum * (dw * da);
         }
         return sum;
+    }
+
+    private static int Q6(byte* ql, byte* qh, int e)
+    {
+        var h = e / 128;
+        var r = e % 128;
+        var k = r / 32;
+        var l = r % 32;
+        var low = (ql[64 * h + l + 32 * (k & 1)] >> (4 * (k >> 1))) & 0xF;
+        var high = (qh[32 * h + l] >> (2 * k)) & 3;
+        return (low | (high << 4)) - 32;
     }
 
     // IQ4_XS (136 bytes): d, scales_h (u16), scales_l[4], qs[128]; 8 sub-blocks of 32 with 6-bit scales (minus 32).

@@ -22,8 +22,10 @@ public sealed class ForwardParityTests(ITestOutputHelper output)
         { "qwen3", "qwen3-F32_embQ4_0", 1e-4f, 0.05f },
         { "llama-bpe", "llama-bpe-F32_embQ4_0_outQ4_0", 1e-4f, 0.05f },
         { "llama-spm", "llama-spm-F16", 0.05f, 0.05f },
-        { "llama-spm", "llama-spm-Q8_0", 1e-3f, 0.05f },
-        { "llama-spm", "llama-spm-Q6_K", 1e-3f, 0.05f },
+        // A single activation-rounding flip moves logits by up to ~0.1 here (one was measured at 0.068 in a Q6_K
+        // greedy step); the fixtures README measures 0.16 between two llama.cpp runs (repacking on/off).
+        { "llama-spm", "llama-spm-Q8_0", 1e-3f, 0.1f },
+        { "llama-spm", "llama-spm-Q6_K", 1e-3f, 0.1f },
         { "llama-spm", "llama-spm-Q4_0", 0.5f, 0.5f },
         { "llama-spm", "llama-spm-Q4_K_M", 0.5f, 0.5f },
         { "llama-spm", "llama-spm-Q5_K_M", 0.5f, 0.5f },

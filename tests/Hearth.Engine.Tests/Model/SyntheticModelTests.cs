@@ -95,7 +95,7 @@ public sealed class SyntheticModelTests : IDisposable
         Assert.Contains("8", e.Message, StringComparison.Ordinal);
     }
 
-    [Fact(Skip = "Known failure, issue 4 open: allocation measured per token is not 0 in the merged build")]
+    [Fact]
     public void BenchmarkReportsThroughput()
     {
         using var model = TransformerModel.Load(Make("q8_0"));

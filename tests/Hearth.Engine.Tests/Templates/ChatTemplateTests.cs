@@ -161,11 +161,15 @@ public sealed class ChatTemplateTests
         "<s>[INST] Hi [/INST]Hello!</s>[INST] How are you? [/INST]",
         Render(MistralTemplate, _userAssistantUser, addGenerationPrompt: true, "<s>", "</s>"));
 
-    [Fact(Skip = "Known failure, issue 3 open: raise_exception message not surfaced as expected")]
+    [Fact]
     public void MistralRejectsSystemRole()
     {
-        var ex = Assert.Throws<ChatTemplateException>(() => Render(MistralTemplate, [M("user", "a"), M("assistant", "b"), M("system", "c")], true, "<s>", "</s>"));
+        // Jinja evaluates the alternation check first: a system message at an odd index passes it and reaches the
+        // role check; at an even index it fails alternation (as with real Jinja).
+        var ex = Assert.Throws<ChatTemplateException>(() => Render(MistralTemplate, [M("user", "a"), M("system", "c")], true, "<s>", "</s>"));
         Assert.Contains("Only user and assistant roles are supported!", ex.Message, StringComparison.Ordinal);
+        var alternation = Assert.Throws<ChatTemplateException>(() => Render(MistralTemplate, [M("user", "a"), M("assistant", "b"), M("system", "c")], true, "<s>", "</s>"));
+        Assert.Contains("Conversation roles must alternate", alternation.Message, StringComparison.Ordinal);
     }
 
     [Fact]
