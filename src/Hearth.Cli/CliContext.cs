@@ -6,7 +6,17 @@ namespace Hearth.Cli;
 /// <param name="Console">Human-facing output (tables, colour, progress).</param>
 /// <param name="Error">Error output.</param>
 /// <param name="Raw">Unformatted standard output, for <c>--json</c> and piped data.</param>
-internal sealed record CliContext(IAnsiConsole Console, IAnsiConsole Error, TextWriter Raw);
+internal sealed record CliContext(IAnsiConsole Console, IAnsiConsole Error, TextWriter Raw)
+{
+    /// <summary>Environment variables the command sees (HEARTH_HOME, HEARTH_* overrides); null = the process environment.</summary>
+    public System.Collections.IDictionary? Environment { get; init; }
+
+    /// <summary>Standard input, for commands that read piped text; null = <see cref="System.Console.In"/>.</summary>
+    public TextReader? Input { get; init; }
+
+    /// <summary>The environment as a dictionary (never null).</summary>
+    public System.Collections.IDictionary EnvironmentVariables => Environment ?? System.Environment.GetEnvironmentVariables();
+}
 
 /// <summary>A user error: printed as one red line (no stack trace unless --verbose), exit code 1.</summary>
 internal sealed class CliException(string message, int exitCode = 1) : Exception(message)

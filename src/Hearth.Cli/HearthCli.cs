@@ -1,7 +1,12 @@
 using System.CommandLine;
+using Hearth.Cli.Commands.Audit;
 using Hearth.Cli.Commands.Bench;
+using Hearth.Cli.Commands.Config;
+using Hearth.Cli.Commands.Doctor;
 using Hearth.Cli.Commands.Inspect;
+using Hearth.Cli.Commands.Redact;
 using Hearth.Cli.Commands.Run;
+using Hearth.Cli.Commands.Tokenize;
 using Hearth.Gguf;
 
 namespace Hearth.Cli;
@@ -27,6 +32,12 @@ internal static class HearthCli
             InspectCommand.Create(context),
             RunCommand.Create(context),
             BenchCommand.Create(context),
+            ConfigCommand.Create(context),
+            AuditCommand.Create(context),
+            RedactCommand.Create(context),
+            DoctorCommand.Create(context),
+            TokenizeCommand.CreateTokenize(context),
+            TokenizeCommand.CreateTemplate(context),
         };
         return root;
     }
@@ -60,7 +71,7 @@ internal static class HearthCli
             };
             return await parse.InvokeAsync(config, cancellationToken);
         }
-        catch (Exception ex) when (ex is CliException or GgufFormatException or FileNotFoundException or DirectoryNotFoundException or UnauthorizedAccessException)
+        catch (Exception ex) when (ex is CliException or GgufFormatException or Hearth.Configuration.HearthConfigException or Hearth.Privacy.EgressDeniedException or Hearth.Engine.Templates.ChatTemplateException or FileNotFoundException or DirectoryNotFoundException or UnauthorizedAccessException)
         {
             WriteError(context, ex.Message);
             if (parse.GetValue(Verbose))

@@ -54,10 +54,7 @@ public sealed class Tokenizer
     public static Tokenizer FromMetadata(GgufMetadata metadata)
     {
         ArgumentNullException.ThrowIfNull(metadata);
-        var vocabulary = Vocabulary.FromMetadata(metadata);
-        if (vocabulary.Kind == VocabularyKind.Wpm)
-            throw new NotSupportedException($"Tokenizer model 'bert' (WordPiece, tokenizer.ggml.pre '{vocabulary.PreName}') is not supported yet.");
-        return new Tokenizer(vocabulary);
+        return new Tokenizer(Vocabulary.FromMetadata(metadata));
     }
 
     /// <summary>
@@ -101,6 +98,17 @@ public sealed class Tokenizer
                 prevSpecial = false;
             }
             if (addSpecial && v.AddEos) output.Add(v.Eos);
+        }
+        else if (v.Kind == VocabularyKind.Wpm)
+        {
+            // BERT: [CLS] text [SEP] (llama.cpp adds the separator as the end token of WPM vocabularies).
+            if (addSpecial && v.AddBos) output.Add(v.Bos);
+            foreach (var f in fragments)
+            {
+                if (f.Token >= 0) output.Add(f.Token);
+                else WpmEncoder.Encode(v, text, f.Start, f.Length, output);
+            }
+            if (addSpecial && v.AddSep && v.Sep >= 0) output.Add(v.Sep);
         }
         else
         {

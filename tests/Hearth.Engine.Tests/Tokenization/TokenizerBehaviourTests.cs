@@ -148,11 +148,16 @@ public sealed class TokenizerBehaviourTests
     }
 
     [Fact]
-    public void WordPieceIsReportedAsUnsupported()
+    public void WordPieceLowercasesSplitsPunctuationAndAddsClsSep()
     {
         using var file = GgufFile.Open(Fixtures.File("vocab", "ggml-vocab-bert-bge.gguf"));
-        var ex = Assert.Throws<NotSupportedException>(() => Tokenizer.FromGguf(file));
-        Assert.Contains("'bert'", ex.Message, StringComparison.Ordinal);
+        var tokenizer = Tokenizer.FromGguf(file);
+        int Id(string text) => tokenizer.Vocabulary.TryGetId(text, out var id) ? id : throw new InvalidOperationException(text);
+        Assert.Equal([Id("[CLS]"), Id("\u2581hello"), Id("\u2581,"), Id("\u2581world"), Id("\u2581!"), Id("[SEP]")],
+            tokenizer.Encode("Hello,   WORLD!", addSpecial: true));
+        // Accents drop with the decomposition; a word nothing matches becomes [UNK].
+        Assert.Equal(tokenizer.Encode("cafe", addSpecial: false), tokenizer.Encode("Café", addSpecial: false));
+        Assert.Equal([Id("[UNK]")], tokenizer.Encode("\u2603\u2603", addSpecial: false));
     }
 
     [Fact]

@@ -1,0 +1,274 @@
+using System.CommandLine;
+using System.Diagnostics;
+using System.Net.NetworkInformation;
+using System.Text.Json;
+using System.Text.Json.Nodes;
+using Hearth.Configuration;
+using Hearth.Engine.Generation;
+using Hearth.Engine.Sampling;
+using Hearth.Privacy;
+using Spectre.Console;
+
+namespace Hearth.Cli.Commands.Doctor;
+
+/// <summary>
+/// <c>hearth doctor [--config FILE] [--offline] [--json]</c>: checks the configuration, the Hearth home, the egress
+/// policy, the audit trail and that every configured model loads and answers. With <c>--offline</c> the same checks
+/// run in a child process inside a new, empty network namespace (Linux <c>unshare</c>): proof the setup works with no
+/// network at all. Where the platform cannot isolate, it says so and exits 3.
+/// </summary>
+internal static class DoctorCommand
+{
+    /// <summary>Exit code when <c>--offline</c> was asked for but this platform cannot isolate the network.</summary>
+    public const int CannotIsolateExitCode = 3;
+
+    internal sealed record Check(string Name, string Status, string Detail);
+
+    public static Command Create(CliContext context)
+    {
+        var config = CliConfig.CreateOption();
+        var offline = new Option<bool>("--offline") { Description = "Run the checks in a child process with no network (new network namespace)" };
+        var json = new Option<bool>("--json") { Description = "Print the checks as JSON" };
+        var isolated = new Option<bool>("--isolated-child") { Description = "Internal: this process is the isolated child of --offline", Hidden = true };
+        var command = new Command("doctor", "Check configuration, store, audit trail and models; --offline proves it all works disconnected")
+        {
+            config, offline, json, isolated,
+        };
+        command.SetAction(async (parse, cancellationToken) =>
+        {
+            var file = parse.GetValue(config);
+            List<Check> checks;
+            if (parse.GetValue(offline))
+            {
+                var (child, failure) = await RunIsolatedAsync(context, file, cancellationToken);
+                if (child is null)
+                {
+                    HearthCli.WriteError(context, "cannot isolate the network on this platform: " + failure);
+                    return CannotIsolateExitCode;
+                }
+                checks = child;
+            }
+            else
+            {
+                checks = RunChecks(context, file, parse.GetValue(isolated), cancellationToken);
+            }
+
+            var failed = checks.Count(c => c.Status == "fail");
+            if (parse.GetValue(json))
+            {
+                var array = new JsonArray();
+                foreach (var c in checks)
+                    array.Add(new JsonObject { ["check"] = c.Name, ["status"] = c.Status, ["detail"] = c.Detail });
+                context.Raw.WriteLine(new JsonObject { ["ok"] = failed == 0, ["offline"] = parse.GetValue(offline) || parse.GetValue(isolated), ["checks"] = array }
+                    .ToJsonString(new JsonSerializerOptions { WriteIndented = true }));
+            }
+            else
+            {
+                var table = new Table().Border(TableBorder.Simple).AddColumn("check").AddColumn("status").AddColumn("detail");
+                foreach (var c in checks)
+                {
+                    var colour = c.Status switch { "ok" => "green", "warn" => "yellow", _ => "red" };
+                    table.AddRow(Markup.Escape(c.Name), $"[{colour}]{c.Status}[/]", Markup.Escape(c.Detail));
+                }
+                context.Console.Write(table);
+                context.Console.MarkupLine(failed == 0
+                    ? $"[green]all checks passed[/]{(parse.GetValue(offline) ? " with no network (isolated network namespace)" : "")}"
+                    : $"[red]{failed} check{(failed == 1 ? "" : "s")} failed[/]");
+            }
+            return failed == 0 ? 0 : 1;
+        });
+        return command;
+    }
+
+    /// <summary>The checks themselves (also what the isolated child runs).</summary>
+    internal static List<Check> RunChecks(CliContext context, FileInfo? file, bool isolated, CancellationToken cancellationToken)
+    {
+        var checks = new List<Check>();
+        if (isolated)
+            checks.Add(NetworkIsolation());
+
+        var (config, errors) = HearthConfigLoader.Check(file?.FullName, context.EnvironmentVariables);
+        checks.Add(errors.Count == 0
+            ? new Check("configuration", "ok", config.SourcePath ?? "no hearth.yaml: local-first defaults")
+            : new Check("configuration", "fail", string.Join("; ", errors)));
+
+        checks.Add(Home(config.HearthHome));
+        checks.Add(Egress(config));
+        checks.Add(Audit(Path.Combine(config.HearthHome, "audit")));
+        foreach (var (name, model) in ConfiguredModels(config))
+            checks.Add(Model(name, model, config, cancellationToken));
+        return checks;
+    }
+
+    private static Check NetworkIsolation()
+    {
+        var up = NetworkInterface.GetAllNetworkInterfaces()
+            .Where(n => n.NetworkInterfaceType != NetworkInterfaceType.Loopback && n.OperationalStatus != OperationalStatus.Down)
+            .Select(n => n.Name)
+            .ToArray();
+        return up.Length == 0
+            ? new Check("network isolation", "ok", "no network interface but loopback: nothing can leave this process")
+            : new Check("network isolation", "fail", "interfaces up: " + string.Join(", ", up));
+    }
+
+    private static Check Home(string home)
+    {
+        if (!Directory.Exists(home))
+            return new Check("home", "warn", $"{home} does not exist yet (created on first pull or audit entry)");
+        var probe = Path.Combine(home, $".doctor-{Environment.ProcessId}.tmp");
+        try
+        {
+            File.WriteAllText(probe, "ok");
+            File.Delete(probe);
+            return new Check("home", "ok", home + " writable");
+        }
+        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+        {
+            return new Check("home", "fail", $"{home} not writable: {ex.Message}");
+        }
+    }
+
+    private static Check Egress(HearthConfig config)
+    {
+        var guard = HearthHttp.CreateGuard(config);
+        var rules = guard.Rules.Count == 0 ? "none" : string.Join(", ", guard.Rules);
+        try
+        {
+            // A name no configuration allows: the guard must refuse it before any lookup or socket.
+            guard.Admit(new Uri("https://egress-probe.invalid/"), "doctor");
+            return new Check("egress guard", "fail", "an endpoint outside the allow-list was admitted");
+        }
+        catch (EgressDeniedException)
+        {
+            return new Check("egress guard", "ok",
+                $"mode {config.System.Mode}, external calls {config.Privacy.ExternalCalls}; allowed: {rules}; anything else refused");
+        }
+    }
+
+    private static Check Audit(string directory)
+    {
+        if (!Directory.Exists(directory))
+            return new Check("audit trail", "warn", $"no entries yet ({directory})");
+        var result = AuditLog.Verify(directory);
+        if (result.IsValid)
+            return new Check("audit trail", "ok", $"{result.EntriesVerified} entries, hash chain verifies");
+        return new Check("audit trail", "fail", result.Problem?.ToString() ?? result.TornTail?.ToString() ?? "invalid");
+    }
+
+    private static IEnumerable<(string Name, string Model)> ConfiguredModels(HearthConfig config)
+    {
+        var seen = new HashSet<string>(StringComparer.Ordinal);
+        if (config.Models.Default is { } d && seen.Add(d))
+            yield return ("models.default", d);
+        foreach (var (name, domain) in config.Domains)
+        {
+            if (domain.Provider == "embedded" && domain.Model is { } m && seen.Add(m))
+                yield return ($"domains.{name}", m);
+        }
+    }
+
+    private static Check Model(string name, string model, HearthConfig config, CancellationToken cancellationToken)
+    {
+        var label = $"model {model} ({name})";
+        var path = ResolveModelPath(model, config);
+        if (path is null)
+            return new Check(label, "fail", $"not found: not a file and not in the store at {config.HearthHome}");
+        try
+        {
+            var watch = Stopwatch.StartNew();
+            using var client = EngineChatClient.Open(path, new EngineOptions { Threads = 1 });
+            var generator = client.Generator;
+            var prompt = generator.Tokenizer.Encode("Once upon a time", addSpecial: true, parseSpecial: false);
+            var result = generator.Generate(prompt, new GenerationOptions { MaxTokens = 8, Sampling = SamplingOptions.Greedy }, null, cancellationToken);
+            if (result.Tokens.Count == 0)
+                return new Check(label, "fail", "loaded but generated no token");
+            return new Check(label, "ok", $"loads and answers ({result.Tokens.Count} tokens in {watch.Elapsed.TotalMilliseconds:F0} ms)");
+        }
+        catch (Exception ex) when (ex is not OperationCanceledException)
+        {
+            return new Check(label, "fail", ex.Message);
+        }
+    }
+
+    /// <summary>A model value is a GGUF path (absolute, or relative to the configuration file's folder).</summary>
+    private static string? ResolveModelPath(string model, HearthConfig config)
+    {
+        var baseDir = config.SourcePath is { } s ? Path.GetDirectoryName(s)! : Environment.CurrentDirectory;
+        var candidate = Path.IsPathRooted(model) ? model : Path.GetFullPath(Path.Combine(baseDir, model));
+        return File.Exists(candidate) ? candidate : null;
+    }
+
+    /// <summary>
+    /// Re-runs <c>hearth doctor --isolated-child --json</c> under <c>unshare --net --map-root-user</c>: a fresh network
+    /// namespace with no interfaces but a loopback that is down. Returns the child's checks, or why isolation failed.
+    /// </summary>
+    private static async Task<(List<Check>? Checks, string Failure)> RunIsolatedAsync(CliContext context, FileInfo? file, CancellationToken cancellationToken)
+    {
+        if (!OperatingSystem.IsLinux())
+            return (null, $"network namespaces need Linux (this is {System.Runtime.InteropServices.RuntimeInformation.OSDescription})");
+        var unshare = FindOnPath("unshare");
+        if (unshare is null)
+            return (null, "the 'unshare' program (util-linux) is not installed");
+        var (host, prefix) = SelfCommand();
+        var start = new ProcessStartInfo(unshare)
+        {
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+            UseShellExecute = false,
+        };
+        foreach (var a in (string[])["--net", "--map-root-user", "--", host, .. prefix, "doctor", "--isolated-child", "--json"])
+            start.ArgumentList.Add(a);
+        if (file is not null)
+        {
+            start.ArgumentList.Add("--config");
+            start.ArgumentList.Add(file.FullName);
+        }
+        start.Environment.Clear();
+        foreach (System.Collections.DictionaryEntry e in context.EnvironmentVariables)
+            start.Environment[(string)e.Key] = e.Value as string;
+
+        using var process = Process.Start(start) ?? throw new CliException("could not start " + unshare);
+        var stdout = process.StandardOutput.ReadToEndAsync(cancellationToken);
+        var stderr = process.StandardError.ReadToEndAsync(cancellationToken);
+        await process.WaitForExitAsync(cancellationToken);
+        var output = await stdout;
+        var error = (await stderr).Trim();
+        JsonNode? doc = null;
+        try
+        {
+            doc = output.Length > 0 ? JsonNode.Parse(output) : null;
+        }
+        catch (JsonException)
+        {
+        }
+        if (doc?["checks"] is not JsonArray array)
+            return (null, $"unshare exited {process.ExitCode}: {(error.Length > 0 ? error : output.Trim())}");
+        var checks = array.Select(n => new Check(
+            (string?)n?["check"] ?? "?", (string?)n?["status"] ?? "fail", (string?)n?["detail"] ?? "")).ToList();
+        return (checks, "");
+    }
+
+    /// <summary>How to start this same CLI again: the apphost, or <c>dotnet exec hearth.dll</c>.</summary>
+    private static (string Host, string[] Prefix) SelfCommand()
+    {
+        var dll = typeof(DoctorCommand).Assembly.Location;
+        var process = Environment.ProcessPath;
+        if (process is not null && Path.GetFileNameWithoutExtension(process) == "hearth")
+            return (process, []);
+        var dotnet = Environment.GetEnvironmentVariable("DOTNET_HOST_PATH") is { Length: > 0 } h && File.Exists(h) ? h
+            : process is not null && Path.GetFileNameWithoutExtension(process) == "dotnet" ? process
+            : FindOnPath("dotnet") ?? "dotnet";
+        return (dotnet, ["exec", dll]);
+    }
+
+    private static string? FindOnPath(string name)
+    {
+        foreach (var dir in (Environment.GetEnvironmentVariable("PATH") ?? "").Split(Path.PathSeparator, StringSplitOptions.RemoveEmptyEntries))
+        {
+            var candidate = Path.Combine(dir, name);
+            if (File.Exists(candidate))
+                return candidate;
+        }
+        return null;
+    }
+}
