@@ -22,8 +22,8 @@ public class TokenizerBenchmarks
     private Tokenizer _tokenizer = null!;
     private string _text = "";
 
-    /// <summary>Tokenizer fixture: SPM (Llama 2 vocab) or BPE (Llama 3, Qwen).</summary>
-    [Params("spm-llama2", "bpe-llama3", "bpe-qwen2")]
+    /// <summary>Tokenizer fixture: SPM (Llama 2 vocab), BPE (Llama 3, Qwen) or WordPiece (BERT).</summary>
+    [Params("spm-llama2", "bpe-llama3", "bpe-qwen2", "wpm-bert")]
     public string Vocab { get; set; } = "";
 
     /// <summary>Tokens the text encodes to (for the tokens/s column).</summary>
@@ -36,6 +36,7 @@ public class TokenizerBenchmarks
         {
             "spm-llama2" => Fixtures.File("vocab", "ggml-vocab-llama-spm.gguf"),
             "bpe-llama3" => Fixtures.File("llama-bpe", "llama-bpe-F32_embQ4_0_outQ4_0.gguf"),
+            "wpm-bert" => Fixtures.File("vocab", "ggml-vocab-bert-bge.gguf"),
             _ => Fixtures.File("qwen2", "qwen2-F32_embQ4_0.gguf"),
         };
         using var file = GgufFile.Open(path);
