@@ -1,6 +1,7 @@
 using System.CommandLine;
 using Hearth.Cli.Commands.Bench;
 using Hearth.Cli.Commands.Inspect;
+using Hearth.Cli.Commands.Route;
 using Hearth.Cli.Commands.Run;
 using Hearth.Gguf;
 
@@ -27,6 +28,7 @@ internal static class HearthCli
             InspectCommand.Create(context),
             RunCommand.Create(context),
             BenchCommand.Create(context),
+            RouteCommand.Create(context),
         };
         return root;
     }
