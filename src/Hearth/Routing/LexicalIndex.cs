@@ -6,8 +6,9 @@ namespace Hearth.Routing;
 /// The content model: a TF-IDF index over the examples and descriptions of every domain, built once. Each document
 /// (one example, or one description) is a sparse vector of sub-linear term frequency × smoothed IDF × a weight per
 /// feature kind, L2-normalised; each domain also has a centroid (the normalised sum of its documents). A query is
-/// scored with an inverted index: its similarity to a domain is the mean of its cosine with the domain's nearest
-/// document and with the domain's centroid, in [0, 1]. Query features never seen in training still count in the
+/// scored with an inverted index: its similarity to a domain, in [0, 1], is 0.3 × its cosine with the domain's nearest
+/// document + 0.2 × its cosine with the domain's centroid + 0.5 × word coverage: the IDF-weighted share of the query's
+/// words that the domain's texts use, each word's share split between the domains that use it. Query features never seen in training still count in the
 /// query's norm (with the IDF of the rarest seen feature), so a query about something else scores low.
 /// </summary>
 internal sealed class LexicalIndex
@@ -15,6 +16,11 @@ internal sealed class LexicalIndex
     // Per-kind weights: words carry most meaning; bigrams add phrases; the many character n-grams are each weak
     // but together catch morphology and typos.
     private static readonly float[] KindWeight = [1.0f, 0.8f, 0.3f];
+
+    // Shares of the three similarity measures: nearest document (cosine), domain centroid (cosine), word coverage.
+    private const float NearestShare = 0.3f;
+    private const float CentroidShare = 0.2f;
+    private const float CoverageShare = 0.5f;
 
     private readonly Dictionary<ulong, int> _vocabulary;
     private readonly float[] _idf;
@@ -26,11 +32,20 @@ internal sealed class LexicalIndex
     private readonly float[] _centroidWeight;
     private readonly int[] _docDomain;
     private readonly float _unseenIdf;
+    private readonly byte[] _kind;
+    private readonly int[] _coverStart;       // word feature -> (domain, exclusivity) postings
+    private readonly int[] _coverDomain;
+    private readonly float[] _coverWeight;
 
     private LexicalIndex(
         int domainCount, Dictionary<ulong, int> vocabulary, float[] idf, int[] postingStart, int[] postingDoc, float[] postingWeight,
-        int[] centroidStart, int[] centroidDomain, float[] centroidWeight, int[] docDomain, float unseenIdf)
+        int[] centroidStart, int[] centroidDomain, float[] centroidWeight, int[] docDomain, float unseenIdf,
+        byte[] kind, int[] coverStart, int[] coverDomain, float[] coverWeight)
     {
+        _kind = kind;
+        _coverStart = coverStart;
+        _coverDomain = coverDomain;
+        _coverWeight = coverWeight;
         DomainCount = domainCount;
         _vocabulary = vocabulary;
         _idf = idf;
@@ -167,9 +182,38 @@ internal sealed class LexicalIndex
             }
         }
 
+        // Word coverage: for each word, the domains whose examples or description use it, each with weight
+        // 1 / (number of such domains), so a word only one domain uses counts fully toward it.
+        var domainsOf = new SortedSet<int>[featureCount];
+        foreach (var (domain, counts) in docTerms)
+        {
+            foreach (var f in counts.Keys)
+            {
+                if (kinds[f] == TextFeatures.KindUnigram)
+                    (domainsOf[f] ??= []).Add(domain);
+            }
+        }
+
+        var coverStart = new int[featureCount + 1];
+        for (var f = 0; f < featureCount; f++)
+            coverStart[f + 1] = coverStart[f] + (domainsOf[f]?.Count ?? 0);
+        var coverDomain = new int[coverStart[featureCount]];
+        var coverWeight = new float[coverDomain.Length];
+        for (var f = 0; f < featureCount; f++)
+        {
+            if (domainsOf[f] is not { } set)
+                continue;
+            var at = coverStart[f];
+            foreach (var d in set)
+            {
+                coverDomain[at] = d;
+                coverWeight[at++] = 1f / set.Count;
+            }
+        }
+
         return new LexicalIndex(
             documents.Count, vocabulary, idf, postingStart, postingDoc, postingWeight, centroidStart, centroidDomain, centroidWeight,
-            [.. docTerms.Select(t => t.Domain)], unseen);
+            [.. docTerms.Select(t => t.Domain)], unseen, [.. kinds], coverStart, coverDomain, coverWeight);
     }
 
     /// <summary>Writes each domain's similarity to <paramref name="text"/> (in [0, 1]) into <paramref name="similarity"/>.</summary>
@@ -181,6 +225,7 @@ internal sealed class LexicalIndex
         var buffer = TextFeatures.Buffer.Rent(text.Length);
         var docScores = ArrayPool<float>.Shared.Rent(Math.Max(1, DocumentCount));
         var centroidScores = ArrayPool<float>.Shared.Rent(Math.Max(1, DomainCount));
+        var coverScores = ArrayPool<float>.Shared.Rent(Math.Max(1, DomainCount));
         try
         {
             TextFeatures.Extract(text, ref buffer);
@@ -193,7 +238,9 @@ internal sealed class LexicalIndex
             hashes.Sort(kinds);
             Array.Clear(docScores, 0, DocumentCount);
             Array.Clear(centroidScores, 0, DomainCount);
+            Array.Clear(coverScores, 0, DomainCount);
             double norm = 0;
+            double wordMass = 0;
             var i = 0;
             while (i < hashes.Length)
             {
@@ -209,11 +256,20 @@ internal sealed class LexicalIndex
                     // Unseen: counts toward the norm only, as rare as the rarest seen feature of its kind.
                     var wu = tf * _unseenIdf * KindWeight[kind];
                     norm += wu * wu;
+                    if (kind == TextFeatures.KindUnigram)
+                        wordMass += wu;
                     continue;
                 }
 
                 var w = tf * _idf[f];
                 norm += w * w;
+                if (_kind[f] == TextFeatures.KindUnigram)
+                {
+                    wordMass += w;
+                    for (var p = _coverStart[f]; p < _coverStart[f + 1]; p++)
+                        coverScores[_coverDomain[p]] += w * _coverWeight[p];
+                }
+
                 for (var p = _postingStart[f]; p < _postingStart[f + 1]; p++)
                     docScores[_postingDoc[p]] += w * _postingWeight[p];
                 for (var p = _centroidStart[f]; p < _centroidStart[f + 1]; p++)
@@ -231,14 +287,16 @@ internal sealed class LexicalIndex
                     similarity[d] = s; // nearest document, for now
             }
 
+            var cover = wordMass > 0 ? (float)(1.0 / wordMass) : 0f;
             for (var d = 0; d < DomainCount; d++)
-                similarity[d] = Math.Clamp(0.5f * (similarity[d] + (centroidScores[d] * inv)), 0f, 1f);
+                similarity[d] = Math.Clamp((NearestShare * similarity[d]) + (CentroidShare * centroidScores[d] * inv) + (CoverageShare * coverScores[d] * cover), 0f, 1f);
         }
         finally
         {
             buffer.Dispose();
             ArrayPool<float>.Shared.Return(docScores);
             ArrayPool<float>.Shared.Return(centroidScores);
+            ArrayPool<float>.Shared.Return(coverScores);
         }
     }
 }

@@ -29,7 +29,10 @@ internal static class TextFeatures
         "than", "then", "too", "very", "just", "also", "some", "any", "all", "each", "more", "most", "such", "only",
         "own", "same", "up", "out", "over", "again", "get", "got", "im", "ive", "id", "dont", "doesnt", "cant", "please",
         "thanks", "thank", "hi", "hello", "hey", "want", "need", "know", "like", "way", "one", "something", "anything",
-        "tell", "give", "make", "help", "good", "best", "better", "some", "lot", "really", "s", "t",
+        "tell", "give", "make", "help", "good", "best", "better", "lot", "really", "s", "t", "explain", "difference",
+        "between", "example", "examples", "simple", "ways", "tips", "use", "using", "new", "first", "someone", "thing", "things",
+        "whats", "hows", "step", "steps", "term", "terms", "understand", "while", "after", "before", "without", "not", "no",
+        "now", "every", "other", "many", "much", "well", "still", "even", "going", "let", "lets", "say", "see", "around",
     ], StringComparer.Ordinal);
 
     private static readonly FrozenSet<string>.AlternateLookup<ReadOnlySpan<char>> StopLookup = StopWords.GetAlternateLookup<ReadOnlySpan<char>>();

@@ -66,11 +66,11 @@ internal static class RouteCommand
                 throw new CliException("give either QUERY or --batch FILE, not both", 2);
             if (batchFile is null && string.IsNullOrWhiteSpace(text))
                 throw new CliException("missing QUERY (or --batch FILE); see 'hearth route --help'", 2);
+            if (batchFile is not null && !batchFile.Exists)
+                throw new CliException($"batch file not found: {batchFile.FullName}");
             var router = Build(parse.GetValue(config));
             if (batchFile is not null)
             {
-                if (!batchFile.Exists)
-                    throw new CliException($"batch file not found: {batchFile.FullName}");
                 foreach (var line in File.ReadLines(batchFile.FullName))
                 {
                     if (string.IsNullOrWhiteSpace(line))
