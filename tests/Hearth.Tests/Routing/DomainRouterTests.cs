@@ -231,8 +231,8 @@ public sealed class DomainRouterTests
     public void ContextHelpsAShortFollowUp()
     {
         var router = DomainRouter.Create(Defaults);
-        Assert.Equal("general", router.Route("and what about the second option?").Domain);
-        var d = router.Route("and what about the second option?", "Should we use subscription pricing or usage-based pricing for our enterprise customers?");
+        Assert.Equal("general", router.Route("ok, and the other one?").Domain);
+        var d = router.Route("ok, and the other one?", "Should we use subscription pricing or usage-based pricing for our enterprise customers?");
         Assert.Equal("business", d.Domain);
         Assert.True(d.UsedContext);
     }
@@ -253,7 +253,7 @@ public sealed class DomainRouterTests
         Assert.Equal("general", router.Route(query).Domain); // no shared words: lexically out of scope
         var d = await router.RouteAsync(query);
         Assert.Equal("fruit", d.Domain);
-        Assert.Equal(0.5, d.Candidates.Single(c => c.Domain == "fruit").Similarity, 3);
+        Assert.InRange(d.Candidates.Single(c => c.Domain == "fruit").Similarity, 0.5, 0.55); // half of cosine 1, plus ~0 lexical
         Assert.Equal(5, embedder.Inputs);
     }
 

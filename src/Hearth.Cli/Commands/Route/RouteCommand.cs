@@ -116,7 +116,7 @@ internal static class RouteCommand
         var inv = CultureInfo.InvariantCulture;
         console.WriteLine(string.Create(inv, $"queries {r.Count}, accuracy {r.Accuracy:0.000}, macro-F1 {r.MacroF1:0.000}"));
         console.WriteLine(string.Create(inv, $"out-of-scope ({DomainRouter.FallbackDomain}): precision {r.OutOfScopePrecision:0.000}, recall {r.OutOfScopeRecall:0.000}"));
-        console.WriteLine(string.Create(inv, $"decision latency: p50 {r.LatencyP50Microseconds:0.0} µs, p99 {r.LatencyP99Microseconds:0.0} µs, {r.DecisionsPerSecond:0} decisions/s (one thread)"));
+        console.WriteLine(string.Create(inv, $"decision latency: p50 {r.LatencyP50Microseconds:0.0} µs, p99 {r.LatencyP99Microseconds:0.0} µs, {r.DecisionsPerSecond:0} decisions/s (one thread); CPU {r.CpuMicrosecondsPerDecision:0.0} µs per decision"));
         var table = new Table().Border(TableBorder.Simple).AddColumn("domain")
             .AddColumn(new TableColumn("support").RightAligned()).AddColumn(new TableColumn("predicted").RightAligned())
             .AddColumn(new TableColumn("precision").RightAligned()).AddColumn(new TableColumn("recall").RightAligned()).AddColumn(new TableColumn("F1").RightAligned());
