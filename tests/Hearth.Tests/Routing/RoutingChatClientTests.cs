@@ -1,4 +1,3 @@
-using Hearth.Configuration;
 using Hearth.Privacy;
 using Hearth.Routing;
 using Microsoft.Extensions.AI;
@@ -108,7 +107,7 @@ public sealed class RoutingChatClientTests
     public void ArgumentsAreValidated()
     {
         using var inner = new RecordingClient();
-        Assert.Throws<ArgumentNullException>("router", () => new RoutingChatClient(inner, null!));
+        Assert.Throws<ArgumentNullException>("router", () => new DomainRoutingChatClient(inner, null!));
         Assert.Throws<ArgumentNullException>("router", () => new ChatClientBuilder(inner).UseRouting(null!));
     }
 }

@@ -19,14 +19,14 @@ public static class RoutingChatOptionKeys
 /// (for streaming, on the first update) so callers can show it. A request that already names a domain is not re-routed.
 /// Place it before <c>UsePrivacyPolicy()</c> so the policy sees the chosen domain.
 /// </summary>
-public sealed class RoutingChatClient : DelegatingChatClient
+public sealed class DomainRoutingChatClient : DelegatingChatClient
 {
     private readonly DomainRouter _router;
 
     /// <summary>Wraps <paramref name="innerClient"/> with routing by <paramref name="router"/>.</summary>
     /// <param name="innerClient">The client requests continue to.</param>
     /// <param name="router">The router.</param>
-    public RoutingChatClient(IChatClient innerClient, DomainRouter router)
+    public DomainRoutingChatClient(IChatClient innerClient, DomainRouter router)
         : base(innerClient)
     {
         ArgumentNullException.ThrowIfNull(router);
@@ -110,7 +110,7 @@ public sealed class RoutingChatClient : DelegatingChatClient
 /// <summary><see cref="ChatClientBuilder"/> extensions for the router.</summary>
 public static class RoutingChatClientBuilderExtensions
 {
-    /// <summary>Adds a <see cref="RoutingChatClient"/> using <paramref name="router"/> to the pipeline.</summary>
+    /// <summary>Adds a <see cref="DomainRoutingChatClient"/> using <paramref name="router"/> to the pipeline.</summary>
     /// <param name="builder">The builder.</param>
     /// <param name="router">The router, built once (e.g. <see cref="DomainRouter.Create"/>).</param>
     /// <returns>The builder.</returns>
@@ -118,6 +118,6 @@ public static class RoutingChatClientBuilderExtensions
     {
         ArgumentNullException.ThrowIfNull(builder);
         ArgumentNullException.ThrowIfNull(router);
-        return builder.Use(inner => new RoutingChatClient(inner, router));
+        return builder.Use(inner => new DomainRoutingChatClient(inner, router));
     }
 }
