@@ -20,7 +20,10 @@ public class RouterBenchmarks
     public void Setup()
     {
         var stats = new InMemoryModelStatsSource().SetTokensPerSecond("qwen3", 42).SetQuality("qwen3", "healthcare", 0.8);
-        _router = DomainRouter.Create(new HearthConfig { HearthHome = Path.GetTempPath(), Models = new ModelsOptions { Default = "qwen3" } }, stats);
+        var (config, errors) = HearthConfigLoader.CheckText("models: { default: qwen3 }");
+        if (errors.Count > 0)
+            throw new InvalidOperationException(string.Join("; ", errors));
+        _router = DomainRouter.Create(config, stats);
         _queries = [.. RouterEvaluation.ReadJsonLines(Path.Combine(Fixtures.RepoRoot, "samples", "router", "eval.jsonl")).Select(q => q.Text)];
     }
 

@@ -139,7 +139,7 @@ public sealed class DomainRouterTests
     [Fact]
     public void EmotionalWeightSendsDistressToTheEmpatheticDomain()
     {
-        const string calm = "my chest hurts when I breathe";
+        const string calm = "symptoms of a chest infection";
         const string distressed = "I'm terrified, my chest hurts so much when I breathe and I can't cope!!";
         var stats = new InMemoryModelStatsSource().SetTokensPerSecond("clinical-fast", 80).SetTokensPerSecond("support-warm", 40);
         var router = DomainRouter.Create(Config(TwoClinics), stats);

@@ -1,4 +1,3 @@
-using Hearth.Configuration;
 using Hearth.Routing;
 using Hearth.Tests.Shared;
 using Xunit.Abstractions;
@@ -32,7 +31,7 @@ public sealed class RouterEvaluationTests(ITestOutputHelper output)
     [Fact]
     public void DefaultRouterMeetsTheStatedFloors()
     {
-        var router = DomainRouter.Create(new HearthConfig { HearthHome = Path.GetTempPath() });
+        var router = DomainRouter.Create(DomainRouterTests.Config("models: { default: m }"));
         var report = RouterEvaluation.Evaluate(router, RouterEvaluation.ReadJsonLines(EvalPath));
         output.WriteLine($"accuracy {report.Accuracy:0.000} macro-F1 {report.MacroF1:0.000} oos P {report.OutOfScopePrecision:0.000} R {report.OutOfScopeRecall:0.000} p50 {report.LatencyP50Microseconds:0.0}µs p99 {report.LatencyP99Microseconds:0.0}µs cpu {report.CpuMicrosecondsPerDecision:0.0}µs");
         Assert.Equal(360, report.Count);
