@@ -5,6 +5,7 @@ using Hearth.Cli.Commands.Config;
 using Hearth.Cli.Commands.Doctor;
 using Hearth.Cli.Commands.Inspect;
 using Hearth.Cli.Commands.Redact;
+using Hearth.Cli.Commands.Route;
 using Hearth.Cli.Commands.Run;
 using Hearth.Cli.Commands.Tokenize;
 using Hearth.Gguf;
@@ -38,6 +39,7 @@ internal static class HearthCli
             DoctorCommand.Create(context),
             TokenizeCommand.CreateTokenize(context),
             TokenizeCommand.CreateTemplate(context),
+            RouteCommand.Create(context),
         };
         return root;
     }

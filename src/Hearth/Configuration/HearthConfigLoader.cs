@@ -237,8 +237,9 @@ public static class HearthConfigLoader
         w.Finish();
         if (weights.Content + weights.Emotional + weights.Speed + weights.Quality <= 0)
             r.Context.Error(w.KeyOf("content"), "router weights are all zero; at least one must be positive");
+        var threshold = r.Number("confidence_threshold", RouterOptions.DefaultConfidenceThreshold, 0, 1);
         r.Finish();
-        return new RouterOptions { Weights = weights };
+        return new RouterOptions { Weights = weights, ConfidenceThreshold = threshold };
     }
 
     private static readonly (string Name, ProviderType Type, string? Url, bool Enabled)[] BuiltInProviders =

@@ -174,6 +174,15 @@ public sealed record RouterOptions
 {
     /// <summary>Score weights.</summary>
     public RouterWeights Weights { get; init; } = new();
+
+    /// <summary>
+    /// Content similarity (in [0, 1]) the best domain must reach; below it the query goes to the fallback domain
+    /// <c>general</c> (<c>router.confidence_threshold</c>); default <see cref="DefaultConfidenceThreshold"/>.
+    /// </summary>
+    public double ConfidenceThreshold { get; init; } = DefaultConfidenceThreshold;
+
+    /// <summary>The default <see cref="ConfidenceThreshold"/>, measured on the router evaluation set (README, "Domain router").</summary>
+    public const double DefaultConfidenceThreshold = 0.1;
 }
 
 /// <summary>One entry of <c>domains</c>: a kind of request, the model that serves it and its data policy.</summary>
