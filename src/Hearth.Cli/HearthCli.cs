@@ -2,6 +2,7 @@ using System.CommandLine;
 using Hearth.Cli.Commands.Bench;
 using Hearth.Cli.Commands.Inspect;
 using Hearth.Cli.Commands.Run;
+using Hearth.Cli.Commands.Store;
 using Hearth.Gguf;
 
 namespace Hearth.Cli;
@@ -27,6 +28,14 @@ internal static class HearthCli
             InspectCommand.Create(context),
             RunCommand.Create(context),
             BenchCommand.Create(context),
+            PullCommand.Create(context),
+            ListCommand.Create(context),
+            ShowCommand.Create(context),
+            RemoveCommand.Create(context),
+            VerifyCommand.Create(context),
+            DiskUsageCommand.Create(context),
+            GcCommand.Create(context),
+            ImportCommand.Create(context),
         };
         return root;
     }
@@ -60,7 +69,7 @@ internal static class HearthCli
             };
             return await parse.InvokeAsync(config, cancellationToken);
         }
-        catch (Exception ex) when (ex is CliException or GgufFormatException or FileNotFoundException or DirectoryNotFoundException or UnauthorizedAccessException)
+        catch (Exception ex) when (ex is CliException or GgufFormatException or Hearth.Store.ModelStoreException or Hearth.Privacy.EgressDeniedException or FileNotFoundException or DirectoryNotFoundException or UnauthorizedAccessException)
         {
             WriteError(context, ex.Message);
             if (parse.GetValue(Verbose))

@@ -7,7 +7,10 @@ internal static class CliRunner
 {
     public sealed record Result(int ExitCode, string Out, string Error);
 
-    public static async Task<Result> RunAsync(params string[] args)
+    public static Task<Result> RunAsync(params string[] args) => RunAsync((System.Collections.IDictionary?)null, args);
+
+    /// <summary>Runs with the given environment variables (e.g. HEARTH_HOME) instead of the process environment.</summary>
+    public static async Task<Result> RunAsync(System.Collections.IDictionary? environment, params string[] args)
     {
         var stdout = new StringWriter();
         var stderr = new StringWriter();
@@ -23,7 +26,7 @@ internal static class CliRunner
             console.Profile.Width = 240;
             return console;
         }
-        var code = await HearthCli.RunAsync(args, new CliContext(Make(stdout), Make(stderr), stdout));
+        var code = await HearthCli.RunAsync(args, new CliContext(Make(stdout), Make(stderr), stdout) { Environment = environment });
         return new Result(code, stdout.ToString(), stderr.ToString());
     }
 }

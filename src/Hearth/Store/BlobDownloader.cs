@@ -140,7 +140,7 @@ internal sealed class BlobDownloader(ModelStore store, HttpClient http)
         if (status == 206)
         {
             var range = response.Content.Headers.ContentRange;
-            if (range?.From != have)
+            if (range is null || range.From != have)
             {
                 Truncate(partial, 0);
                 throw new HttpRequestException($"{Describe(request)} answered a range starting at {range?.From} to a request for 'bytes={have}-'; restarting from zero");

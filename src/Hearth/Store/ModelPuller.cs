@@ -235,7 +235,7 @@ internal sealed partial class ModelPuller(ModelStore store, HearthConfig config,
         if (file is not null)
         {
             first = ggufs.FirstOrDefault(f => f.Name.Equals(file, StringComparison.Ordinal))
-                ?? throw new ModelStoreException($"Hugging Face repository {repo} has no file '{file}' (GGUF files: {List(ggufs)})");
+                ?? throw new ModelStoreException($"Hugging Face repository {repo} has no file '{file}' (GGUF files: {Names(ggufs)})");
         }
         else
         {
@@ -247,7 +247,7 @@ internal sealed partial class ModelPuller(ModelStore store, HearthConfig config,
                 var token = new Regex("(^|[^A-Za-z0-9])" + Regex.Escape(quant) + "($|[^A-Za-z0-9])", RegexOptions.IgnoreCase | RegexOptions.CultureInvariant);
                 matching = groups.Where(g => token.IsMatch(Path.GetFileNameWithoutExtension(g.Key))).ToList();
                 if (matching.Count == 0)
-                    throw new ModelStoreException($"Hugging Face repository {repo} has no GGUF file for quantization '{quant}' (GGUF files: {List(models)})");
+                    throw new ModelStoreException($"Hugging Face repository {repo} has no GGUF file for quantization '{quant}' (GGUF files: {Names(models)})");
             }
             else
             {
@@ -255,7 +255,7 @@ internal sealed partial class ModelPuller(ModelStore store, HearthConfig config,
                 if (groups.Count == 0)
                     throw new ModelStoreException($"Hugging Face repository {repo} has no GGUF files");
                 if (matching.Count == 0)
-                    throw new ModelStoreException($"Hugging Face repository {repo} has several GGUF files; name one with hf.co/{repo}:QUANT or hf.co/{repo}/FILE.gguf (GGUF files: {List(models)})");
+                    throw new ModelStoreException($"Hugging Face repository {repo} has several GGUF files; name one with hf.co/{repo}:QUANT or hf.co/{repo}/FILE.gguf (GGUF files: {Names(models)})");
             }
 
             if (matching.Count > 1)
@@ -284,7 +284,7 @@ internal sealed partial class ModelPuller(ModelStore store, HearthConfig config,
         return m.Success ? m.Groups[1].Value + ".gguf" : name;
     }
 
-    private static string List(IEnumerable<HubFile> files)
+    private static string Names(IEnumerable<HubFile> files)
     {
         var names = files.Select(f => f.Name).ToList();
         return names.Count == 0 ? "none" : string.Join(", ", names.Take(20)) + (names.Count > 20 ? ", ..." : "");

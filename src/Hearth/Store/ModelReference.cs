@@ -77,13 +77,14 @@ internal sealed partial record ModelReference(IReadOnlyList<string> Segments, st
     {
         if (!string.Equals(Tag, full.Tag, StringComparison.OrdinalIgnoreCase))
             return false;
-        var mine = Segments.Count == 1 ? [LibraryNamespace, Segments[0]] : Segments.ToArray();
+        // The short form matches the trailing segments as written: "qwen:0.5b" matches ollama.com/library/qwen:0.5b.
+        var mine = Segments;
         var theirs = full.Segments.Count == 1 ? [LibraryNamespace, full.Segments[0]] : full.Segments.ToArray();
-        if (mine.Length > theirs.Length)
+        if (mine.Count > theirs.Length)
             return false;
-        for (var i = 1; i <= mine.Length; i++)
+        for (var i = 1; i <= mine.Count; i++)
         {
-            if (!string.Equals(mine[^i], theirs[^i], StringComparison.OrdinalIgnoreCase))
+            if (!string.Equals(mine[mine.Count - i], theirs[^i], StringComparison.OrdinalIgnoreCase))
                 return false;
         }
 

@@ -103,7 +103,7 @@ internal static partial class FileLinks
     private static partial int Link(string oldPath, string newPath);
 
     [LibraryImport("libc", EntryPoint = "stat", StringMarshalling = StringMarshalling.Utf8, SetLastError = true)]
-    private static partial int Stat(string path, byte[] buffer);
+    private static partial int Stat(string path, [Out] byte[] buffer);
 
     [LibraryImport("kernel32.dll", EntryPoint = "CreateHardLinkW", StringMarshalling = StringMarshalling.Utf16, SetLastError = true)]
     [return: MarshalAs(UnmanagedType.Bool)]

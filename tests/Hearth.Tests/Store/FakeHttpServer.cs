@@ -141,9 +141,8 @@ internal sealed class FakeHttpServer : IDisposable
                         await Task.Delay(response.ChunkDelay, _cts.Token);
                 }
 
+                // A dropped body ends with a clean close after the bytes sent, so the client sees exactly those bytes.
                 await stream.FlushAsync(_cts.Token);
-                if (response.DropAfter is not null)
-                    client.Client.LingerState = new LingerOption(true, 0); // reset, like a dropped connection
             }
             catch (Exception ex) when (ex is IOException or SocketException or OperationCanceledException or ObjectDisposedException)
             {

@@ -107,8 +107,6 @@ public sealed class PullTests : StoreTestBase
     public async Task PartialLongerThanResourceIsDiscardedAfter416()
     {
         Directory.CreateDirectory(Store.TempDirectory);
-        var key = "url-" + FakeHttpServer.Sha256(System.Text.Encoding.UTF8.GetBytes("http://127.0.0.1/ignored"));
-        _ = key;
         using var server = new FakeHttpServer(r => FakeHttpServer.File(r, Model));
         var url = new Uri(server.Url, "m.gguf");
         var partialKey = "url-" + FakeHttpServer.Sha256(System.Text.Encoding.UTF8.GetBytes(url.AbsoluteUri));
@@ -135,7 +133,7 @@ public sealed class PullTests : StoreTestBase
 
         var ok = await Puller().PullAsync(server.Url + "a.gguf");
         Assert.Equal(ModelHex, ok.Downloads[0].Hex);
-        Assert.Equal(["/a.gguf", "/b/real.gguf"], server.Requests.Select(r => r.Path));
+        Assert.Equal(new[] { "/a.gguf", "/b/real.gguf" }, server.Requests.Select(r => r.Path));
 
         await Assert.ThrowsAsync<EgressDeniedException>(() => Puller().PullAsync(server.Url + "elsewhere.gguf"));
         Assert.Empty(other.Requests);
@@ -232,7 +230,7 @@ public sealed class PullTests : StoreTestBase
 
         var result = await Puller(server.Url).PullAsync("hf.co/org/big:Q4_0");
 
-        Assert.Equal(["big/big-Q4_0-00001-of-00002.gguf", "big/big-Q4_0-00002-of-00002.gguf"], result.Manifest.Layers.Select(l => l.FileName));
+        Assert.Equal(new[] { "big/big-Q4_0-00001-of-00002.gguf", "big/big-Q4_0-00002-of-00002.gguf" }, result.Manifest.Layers.Select(l => l.FileName));
         Assert.Equal(Model.Length + part2.Length, result.Manifest.Size);
         Assert.True(Store.HasBlob(FakeHttpServer.Sha256(part2)));
     }

@@ -51,7 +51,12 @@ public abstract class StoreTestBase : IDisposable
 
     public void Dispose()
     {
+        Dispose(true);
         GC.SuppressFinalize(this);
+    }
+
+    protected virtual void Dispose(bool disposing)
+    {
         try
         {
             foreach (var f in Directory.EnumerateFiles(Temp, "*", SearchOption.AllDirectories))
