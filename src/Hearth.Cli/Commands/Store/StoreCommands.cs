@@ -226,7 +226,7 @@ internal static class ImportCommand
                 _ => (ImportLayout?)null,
             };
             var folder = parse.GetValue(path);
-            IReadOnlyList<(ImportLayout Layout, string Path)> sources = folder is not null
+            List<(ImportLayout Layout, string Path)> sources = folder is not null
                 ? [(layout ?? ModelImporter.Detect(folder), folder)]
                 : importer.DiscoverDefaults().Where(d => layout is null || d.Layout == layout).ToList();
             if (sources.Count == 0)
