@@ -4,5 +4,8 @@ using BenchmarkDotNet.Running;
 // Engine throughput (llama-bench style): dotnet run -c Release --project bench/Hearth.Bench -- engine llama-1b q4_k_m 1,2 2
 if (args.Length > 0 && args[0] == "engine")
     return EngineBench.Run(args);
+// Model store pull + verify throughput from a loopback server: ... -- store [MiB] [reps]
+if (args.Length > 0 && args[0] == "store")
+    return await StoreBench.RunAsync(args);
 BenchmarkSwitcher.FromAssembly(typeof(Program).Assembly).Run(args);
 return 0;

@@ -8,6 +8,7 @@ using Hearth.Cli.Commands.Redact;
 using Hearth.Cli.Commands.Route;
 using Hearth.Cli.Commands.Run;
 using Hearth.Cli.Commands.Tokenize;
+using Hearth.Cli.Commands.Store;
 using Hearth.Gguf;
 
 namespace Hearth.Cli;
@@ -40,6 +41,14 @@ internal static class HearthCli
             TokenizeCommand.CreateTokenize(context),
             TokenizeCommand.CreateTemplate(context),
             RouteCommand.Create(context),
+            PullCommand.Create(context),
+            ListCommand.Create(context),
+            ShowCommand.Create(context),
+            RemoveCommand.Create(context),
+            VerifyCommand.Create(context),
+            DiskUsageCommand.Create(context),
+            GcCommand.Create(context),
+            ImportCommand.Create(context),
         };
         return root;
     }
@@ -73,7 +82,7 @@ internal static class HearthCli
             };
             return await parse.InvokeAsync(config, cancellationToken);
         }
-        catch (Exception ex) when (ex is CliException or GgufFormatException or Hearth.Configuration.HearthConfigException or Hearth.Privacy.EgressDeniedException or Hearth.Engine.Templates.ChatTemplateException or FileNotFoundException or DirectoryNotFoundException or UnauthorizedAccessException)
+        catch (Exception ex) when (ex is CliException or GgufFormatException or Hearth.Configuration.HearthConfigException or Hearth.Privacy.EgressDeniedException or Hearth.Store.ModelStoreException or Hearth.Engine.Templates.ChatTemplateException or FileNotFoundException or DirectoryNotFoundException or UnauthorizedAccessException)
         {
             WriteError(context, ex.Message);
             if (parse.GetValue(Verbose))

@@ -9,6 +9,9 @@ internal static class CliRunner
 
     public static Task<Result> RunAsync(params string[] args) => RunWithAsync(null, null, args);
 
+    /// <summary>Runs with the given environment variables (e.g. HEARTH_HOME) instead of the process environment.</summary>
+    public static Task<Result> RunAsync(System.Collections.IDictionary? environment, params string[] args) => RunWithAsync(environment, null, args);
+
     /// <summary>Runs with the given environment variables (e.g. HEARTH_HOME) and standard input.</summary>
     public static async Task<Result> RunWithAsync(System.Collections.IDictionary? environment, string? stdin, params string[] args)
     {

@@ -162,6 +162,8 @@ public static class HearthConfigLoader
             MemoryBudget = r.Size("memory_budget", d.MemoryBudget, 64L << 20, 64L << 40),
             KeepAlive = r.Duration("keep_alive", d.KeepAlive, TimeSpan.Zero, TimeSpan.FromDays(7)),
             Default = r.String("default", d.Default),
+            HuggingFaceUrl = r.Endpoint("huggingface_url", d.HuggingFaceUrl)!,
+            OllamaRegistryUrl = r.Endpoint("ollama_registry_url", d.OllamaRegistryUrl)!,
         };
         r.Finish();
         return o;

@@ -119,6 +119,12 @@ public sealed record ModelsOptions
 
     /// <summary>Model reference used when no domain matches; optional.</summary>
     public string? Default { get; init; }
+
+    /// <summary>Base URL of the Hugging Face Hub (or a mirror) for <c>hf.co/...</c> pulls; default <c>https://huggingface.co</c>.</summary>
+    public Uri HuggingFaceUrl { get; init; } = new("https://huggingface.co");
+
+    /// <summary>Base URL of the Ollama registry (or a mirror) for <c>ollama.com/...</c> pulls; default <c>https://registry.ollama.ai</c>.</summary>
+    public Uri OllamaRegistryUrl { get; init; } = new("https://registry.ollama.ai");
 }
 
 /// <summary>The <c>privacy</c> section.</summary>

@@ -8,14 +8,14 @@ using Microsoft.Extensions.AI;
 namespace Hearth.Cli.Commands.Run;
 
 /// <summary>
-/// <c>hearth run --model FILE [--raw] [--max-tokens N] [--temperature T] [--top-k K] [--top-p P] [--seed S] [--threads N] [--json] PROMPT</c>:
+/// <c>hearth run --model FILE|NAME [--raw] [--max-tokens N] [--temperature T] [--top-k K] [--top-p P] [--seed S] [--threads N] [--json] PROMPT</c>:
 /// streams a completion from the embedded engine.
 /// </summary>
 internal static class RunCommand
 {
     public static Command Create(CliContext context)
     {
-        var model = new Option<FileInfo>("--model", "-m") { Description = "GGUF model file", Required = true };
+        var model = new Option<string>("--model", "-m") { Description = "GGUF model file, or a model in the store (name[:tag])", Required = true };
         var raw = new Option<bool>("--raw") { Description = "Plain completion: no chat template" };
         var maxTokens = new Option<int>("--max-tokens", "-n") { Description = "Most tokens to generate", DefaultValueFactory = _ => 256 };
         var temperature = new Option<float>("--temperature") { Description = "Sampling temperature; 0 = greedy", DefaultValueFactory = _ => 0.8f };
@@ -36,9 +36,7 @@ internal static class RunCommand
         };
         command.SetAction(async (parse, cancellationToken) =>
         {
-            var file = parse.GetValue(model)!;
-            if (!file.Exists)
-                throw new CliException($"model file not found: {file.FullName} (model names resolve once the model store lands; pass a .gguf path)");
+            var file = new FileInfo(await ModelResolver.ResolveAsync(context, parse.GetValue(model)!, cancellationToken));
             using var client = EngineChatClient.Open(file.FullName, new EngineOptions { Threads = parse.GetValue(threads) });
             var generator = client.Generator;
             var text = parse.GetValue(prompt)!;

@@ -1,0 +1,32 @@
+using Hearth.Configuration;
+
+namespace Hearth.Tests.Store;
+
+/// <summary>The store's source base URLs (models.huggingface_url, models.ollama_registry_url): defaults, overrides, errors.</summary>
+public sealed class SourceConfigTests
+{
+    [Fact]
+    public void DefaultsAreThePublicHubAndRegistry()
+    {
+        var (c, errors) = HearthConfigLoader.CheckText("models:\n  auto_download: false\n");
+        Assert.Empty(errors);
+        Assert.Equal(new Uri("https://huggingface.co/"), c.Models.HuggingFaceUrl);
+        Assert.Equal(new Uri("https://registry.ollama.ai/"), c.Models.OllamaRegistryUrl);
+    }
+
+    [Fact]
+    public void MirrorsAreConfigurableAndBadValuesNameTheKeyAndLine()
+    {
+        // Validation text only: these URLs are parsed, never contacted.
+        var (c, errors) = HearthConfigLoader.CheckText("models:\n  huggingface_url: http://10.0.0.5:8080/hf/\n  ollama_registry_url: http://10.0.0.6:5000\n");
+        Assert.Empty(errors);
+        Assert.Equal(new Uri("http://10.0.0.5:8080/hf/"), c.Models.HuggingFaceUrl);
+        Assert.Equal(new Uri("http://10.0.0.6:5000/"), c.Models.OllamaRegistryUrl);
+
+        var (_, bad) = HearthConfigLoader.CheckText("models:\n  huggingface_url: ftp://mirror\n");
+        var e = Assert.Single(bad);
+        Assert.Equal("models.huggingface_url", e.Key);
+        Assert.Equal(2, e.Origin.Line);
+        Assert.Contains("scheme 'ftp'", e.Message, StringComparison.Ordinal);
+    }
+}
