@@ -69,9 +69,10 @@ public sealed class RouteCommandTests
             """;
         const string query = "I'm terrified, my chest hurts when I breathe!!";
         var withEmotion = await CliRunner.RunAsync("route", "--config", ConfigFile(domains), "--json", query);
-        var without = await CliRunner.RunAsync("route", "--config", ConfigFile(domains + "router: { weights: { emotional: 0 } }\n"), "--json", query);
+        var without = await CliRunner.RunAsync("route", "--config", ConfigFile(domains + "\nrouter: { weights: { emotional: 0 } }\n"), "--json", query);
         using var a = JsonDocument.Parse(withEmotion.Out);
         using var b = JsonDocument.Parse(without.Out);
+        Assert.True(withEmotion.ExitCode == 0 && without.ExitCode == 0, withEmotion.Error + without.Error);
         Assert.Equal("support", a.RootElement.GetProperty("domain").GetString());
         Assert.Equal("clinical", b.RootElement.GetProperty("domain").GetString()); // tie on every score: configuration order
     }
