@@ -9,6 +9,24 @@ internal static class CliRunner
 
     public static Task<Result> RunAsync(params string[] args) => RunWithAsync(null, null, args);
 
+    /// <summary>
+    /// The environment a test gets when it names none: the process environment without any <c>HEARTH_*</c> override
+    /// or <c>HF_TOKEN</c> (a developer's <c>HEARTH_MODELS__AUTO_DOWNLOAD=true</c> must not make a test pull), and a
+    /// HEARTH_HOME that does not exist, so the built-in local-first defaults apply.
+    /// </summary>
+    private static System.Collections.Hashtable Hermetic()
+    {
+        var env = new System.Collections.Hashtable();
+        foreach (System.Collections.DictionaryEntry e in Environment.GetEnvironmentVariables())
+        {
+            var key = (string)e.Key;
+            if (!key.StartsWith("HEARTH_", StringComparison.Ordinal) && key != "HF_TOKEN")
+                env[key] = e.Value;
+        }
+        env["HEARTH_HOME"] = Path.Combine(Path.GetTempPath(), "hearth-test-no-home-" + Guid.NewGuid().ToString("N"));
+        return env;
+    }
+
     /// <summary>Runs with the given environment variables (e.g. HEARTH_HOME) instead of the process environment.</summary>
     public static Task<Result> RunAsync(System.Collections.IDictionary? environment, params string[] args) => RunWithAsync(environment, null, args);
 
@@ -31,7 +49,7 @@ internal static class CliRunner
         }
         var code = await HearthCli.RunAsync(args, new CliContext(Make(stdout), Make(stderr), stdout)
         {
-            Environment = environment,
+            Environment = environment ?? Hermetic(),
             Input = stdin is null ? null : new StringReader(stdin),
         });
         return new Result(code, stdout.ToString(), stderr.ToString());

@@ -213,8 +213,9 @@ public sealed class HearthConfigTests
         Assert.Equal("privacy.allowed_endpoints[1]", e.Key);
         Assert.Equal(6, e.Origin.Line);
 
-        // Validation of configuration text only: no connection is made to this address.
-        const string LanUrl = "http://10.1.2.3:8000"; // not contacted
+        // Validation of configuration text only. A name under .invalid (RFC 6761) never resolves, so it stands for a
+        // LAN server without being an address anything could reach.
+        const string LanUrl = "http://lan-server.invalid:8000";
         var e2 = Single(Check("system: { mode: local-only }\nproviders:\n  lan:\n    type: openai_compatible\n    url: " + LanUrl + "\n").Errors);
         Assert.Equal("providers.lan.enabled", e2.Key);
     }

@@ -8,6 +8,7 @@ public sealed class SourceConfigTests
     [Fact]
     public void DefaultsAreThePublicHubAndRegistry()
     {
+        // Parsing only: the defaults are compared as values; nothing here opens a connection.
         var (c, errors) = HearthConfigLoader.CheckText("models:\n  auto_download: false\n");
         Assert.Empty(errors);
         Assert.Equal(new Uri("https://huggingface.co/"), c.Models.HuggingFaceUrl);
@@ -17,11 +18,12 @@ public sealed class SourceConfigTests
     [Fact]
     public void MirrorsAreConfigurableAndBadValuesNameTheKeyAndLine()
     {
-        // Validation text only: these URLs are parsed, never contacted.
-        var (c, errors) = HearthConfigLoader.CheckText("models:\n  huggingface_url: http://10.0.0.5:8080/hf/\n  ollama_registry_url: http://10.0.0.6:5000\n");
+        // Parsing only, and the hosts are under .invalid (RFC 6761): they can never resolve, so even a bug that
+        // tried to contact them could not send a packet off this machine.
+        var (c, errors) = HearthConfigLoader.CheckText("models:\n  huggingface_url: http://hf-mirror.invalid:8080/hf/\n  ollama_registry_url: http://ollama-mirror.invalid:5000\n");
         Assert.Empty(errors);
-        Assert.Equal(new Uri("http://10.0.0.5:8080/hf/"), c.Models.HuggingFaceUrl);
-        Assert.Equal(new Uri("http://10.0.0.6:5000/"), c.Models.OllamaRegistryUrl);
+        Assert.Equal(new Uri("http://hf-mirror.invalid:8080/hf/"), c.Models.HuggingFaceUrl);
+        Assert.Equal(new Uri("http://ollama-mirror.invalid:5000/"), c.Models.OllamaRegistryUrl);
 
         var (_, bad) = HearthConfigLoader.CheckText("models:\n  huggingface_url: ftp://mirror\n");
         var e = Assert.Single(bad);
