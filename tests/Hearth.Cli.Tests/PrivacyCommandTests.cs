@@ -173,6 +173,21 @@ public sealed class PrivacyCommandTests : IDisposable
     }
 
     [Fact]
+    public async Task DoctorResolvesStoreModelsByNameAndNeverPulls()
+    {
+        var pull = await CliRunner.RunWithAsync(Env(), null, "pull", Hearth.Tests.Shared.Fixtures.Stories260K, "--name", "stories:260k");
+        Assert.True(pull.ExitCode == 0, pull.Error);
+        var path = WriteConfig("models:\n  default: stories:260k\ndomains:\n  chat: { model: 'llama3.2:1b' }\n");
+        var r = await CliRunner.RunWithAsync(Env(), null, "doctor", "--config", path, "--json");
+        Assert.Equal(1, r.ExitCode);
+        var checks = JsonNode.Parse(r.Out)!["checks"]!.AsArray().ToDictionary(c => (string)c!["check"]!, c => ((string)c!["status"]!, (string)c!["detail"]!));
+        Assert.Equal("ok", checks["model stories:260k (models.default)"].Item1);
+        var missing = checks["model llama3.2:1b (domains.chat)"];
+        Assert.Equal("fail", missing.Item1);
+        Assert.Contains("hearth pull ollama.com/library/llama3.2:1b", missing.Item2, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public async Task DoctorFailsForAMissingModelAndATamperedAudit()
     {
         var path = WriteConfig("models:\n  default: ./missing.gguf\n");

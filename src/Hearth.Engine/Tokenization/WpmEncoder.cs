@@ -27,14 +27,18 @@ internal static class WpmEncoder
     {
         var before = output.Count;
         var n = bytes.Length;
+        // Candidates are byte ranges (llama.cpp measures token length in bytes); one that would end inside a UTF-8
+        // sequence cannot equal a token text and is skipped without decoding.
+        var chars = n <= 256 ? stackalloc char[n] : new char[n];
         for (var i = 0; i < n; i++)
         {
             var matched = false;
             for (var j = Math.Min(n, i + v.MaxTokenLength + 1); j > i; j--)
             {
-                if (!TryDecode(bytes.AsSpan(i, j - i), out var piece))
+                if (j < n && (bytes[j] & 0xC0) == 0x80)
                     continue;
-                if (v.TryGetId(piece, out var id))
+                var length = Encoding.UTF8.GetChars(bytes.AsSpan(i, j - i), chars);
+                if (v.TryGetId(chars[..length], out var id))
                 {
                     output.Add(id);
                     matched = true;
@@ -50,23 +54,6 @@ internal static class WpmEncoder
         }
         if (output.Count == before)
             output.Add(v.Unk);
-    }
-
-    private static readonly UTF8Encoding Strict = new(false, true);
-
-    /// <summary>A byte range that is not whole UTF-8 characters cannot equal any token text.</summary>
-    private static bool TryDecode(ReadOnlySpan<byte> bytes, out string text)
-    {
-        try
-        {
-            text = Strict.GetString(bytes);
-            return true;
-        }
-        catch (DecoderFallbackException)
-        {
-            text = "";
-            return false;
-        }
     }
 
     internal static List<string> Preprocess(ReadOnlySpan<char> text)

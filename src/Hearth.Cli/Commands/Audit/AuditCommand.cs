@@ -33,7 +33,7 @@ internal static class AuditCommand
     {
         if (parse.GetValue(dir) is { } d)
             return d.FullName;
-        return Path.Combine(CliConfig.Load(context, parse.GetValue(config)).HearthHome, "audit");
+        return CliConfig.Load(context, parse.GetValue(config)).AuditDirectory;
     }
 
     private static Command CreateVerify(CliContext context)
@@ -151,7 +151,7 @@ internal static class AuditCommand
     {
         if (!Directory.Exists(directory))
             throw new CliException($"no audit trail at {directory}");
-        foreach (var file in Directory.EnumerateFiles(directory, "audit-*.jsonl").Order(StringComparer.Ordinal))
+        foreach (var (file, _) in AuditLog.ListSegments(directory))
         {
             foreach (var line in File.ReadLines(file))
             {

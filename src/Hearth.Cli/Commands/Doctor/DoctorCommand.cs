@@ -7,6 +7,7 @@ using Hearth.Configuration;
 using Hearth.Engine.Generation;
 using Hearth.Engine.Sampling;
 using Hearth.Privacy;
+using Hearth.Store;
 using Spectre.Console;
 
 namespace Hearth.Cli.Commands.Doctor;
@@ -170,9 +171,18 @@ internal static class DoctorCommand
     private static Check Model(string name, string model, HearthConfig config, CancellationToken cancellationToken)
     {
         var label = $"model {model} ({name})";
-        var path = ResolveModelPath(model, config);
-        if (path is null)
-            return new Check(label, "fail", $"not found: not a file and not in the store at {config.HearthHome}");
+        string path;
+        try
+        {
+            if (ResolveModelPath(model, config) is not { } resolved)
+                return new Check(label, "fail", $"not found: not a file and not in the store at {ModelStore.Open(config).Root}; download it with: {ModelPuller.SuggestPullCommand(model)}");
+            path = resolved;
+        }
+        catch (ModelStoreException ex)
+        {
+            // In the store but its data is missing, the wrong size or changed since it was verified.
+            return new Check(label, "fail", ex.Message);
+        }
         try
         {
             var watch = Stopwatch.StartNew();
@@ -190,12 +200,19 @@ internal static class DoctorCommand
         }
     }
 
-    /// <summary>A model value is a GGUF path (absolute, or relative to the configuration file's folder).</summary>
+    /// <summary>
+    /// A model value is a GGUF path (absolute, or relative to the configuration file's folder) or a store reference,
+    /// resolved to its blob. Doctor never downloads: a model missing from the store is reported, not pulled.
+    /// </summary>
     private static string? ResolveModelPath(string model, HearthConfig config)
     {
         var baseDir = config.SourcePath is { } s ? Path.GetDirectoryName(s)! : Environment.CurrentDirectory;
         var candidate = Path.IsPathRooted(model) ? model : Path.GetFullPath(Path.Combine(baseDir, model));
-        return File.Exists(candidate) ? candidate : null;
+        if (File.Exists(candidate))
+            return candidate;
+        if (model.EndsWith(".gguf", StringComparison.OrdinalIgnoreCase))
+            return null;
+        return ModelStore.Open(config).TryResolve(model, out var path) ? path : null;
     }
 
     /// <summary>

@@ -2,7 +2,6 @@ using System.CommandLine;
 using System.Globalization;
 using System.Text.Json;
 using System.Text.Json.Serialization;
-using Hearth.Configuration;
 using Hearth.Routing;
 using Spectre.Console;
 
@@ -45,7 +44,7 @@ internal static class RouteCommand
 
             if (queries.Count == 0)
                 throw new CliException($"{file.FullName}: no labelled queries");
-            var router = Build(parse.GetValue(config));
+            var router = Build(context, parse.GetValue(config));
             var report = RouterEvaluation.Evaluate(router, queries);
             if (parse.GetValue(json))
                 context.Raw.WriteLine(JsonSerializer.Serialize(report, RouteJsonContext.Default.RouterEvaluationReport));
@@ -68,7 +67,7 @@ internal static class RouteCommand
                 throw new CliException("missing QUERY (or --batch FILE); see 'hearth route --help'", 2);
             if (batchFile is not null && !batchFile.Exists)
                 throw new CliException($"batch file not found: {batchFile.FullName}");
-            var router = Build(parse.GetValue(config));
+            var router = Build(context, parse.GetValue(config));
             if (batchFile is not null)
             {
                 foreach (var line in File.ReadLines(batchFile.FullName))
@@ -93,19 +92,9 @@ internal static class RouteCommand
         return command;
     }
 
-    private static DomainRouter Build(FileInfo? configFile)
+    private static DomainRouter Build(CliContext context, FileInfo? configFile)
     {
-        if (configFile is not null && !configFile.Exists)
-            throw new CliException($"configuration file not found: {configFile.FullName}");
-        HearthConfig config;
-        try
-        {
-            config = HearthConfigLoader.Load(configFile?.FullName);
-        }
-        catch (HearthConfigException ex)
-        {
-            throw new CliException(ex.Message);
-        }
+        var config = CliConfig.Load(context, configFile);
 
         // The model store (measured speeds, evaluation scores) is not wired yet: every model scores as unmeasured.
         return DomainRouter.Create(config, new InMemoryModelStatsSource());

@@ -12,7 +12,7 @@ internal static class StoreCli
 {
     public static (HearthConfig Config, ModelStore Store) Open(CliContext context)
     {
-        var config = HearthConfigLoader.Load(null, context.Environment);
+        var config = CliConfig.Load(context, null);
         return (config, ModelStore.Open(config));
     }
 
