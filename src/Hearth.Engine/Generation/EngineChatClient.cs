@@ -15,6 +15,13 @@ public sealed record EngineOptions
     public int Threads { get; init; }
 }
 
+/// <summary>Keys <see cref="EngineChatClient"/> reads from <see cref="ChatOptions.AdditionalProperties"/>.</summary>
+public static class EngineChatOptionKeys
+{
+    /// <summary><c>true</c>: the messages' text is the prompt as is (a completion), no chat template applied.</summary>
+    public const string RawPrompt = "hearth.raw_prompt";
+}
+
 /// <summary>
 /// The embedded engine as an <see cref="IChatClient"/>: a GGUF model file run in-process, in pure C#.
 /// Applies the model's chat template (or, for a model without one, joins the message texts), streams
@@ -139,14 +146,14 @@ public sealed class EngineChatClient : IChatClient
     public void Dispose() => _model.Dispose();
 
     /// <summary>Renders the messages with the model's chat template and tokenizes the result.</summary>
-    internal IReadOnlyList<int> BuildPrompt(IEnumerable<ChatMessage> messages)
+    internal IReadOnlyList<int> BuildPrompt(IEnumerable<ChatMessage> messages, bool raw = false)
     {
         var tokenizer = _generator.Tokenizer;
         var list = messages.Select(m => (Role: m.Role.Value, Content: m.Text)).ToList();
         if (list.Count == 0)
             throw new ArgumentException("At least one message is required.", nameof(messages));
         string text;
-        if (_template is null)
+        if (_template is null || raw)
         {
             text = string.Join("\n", list.Select(m => m.Content));
             return tokenizer.Encode(text, addSpecial: true, parseSpecial: false);
@@ -161,7 +168,8 @@ public sealed class EngineChatClient : IChatClient
 
     private (IReadOnlyList<int> Prompt, GenerationOptions Options) Prepare(IEnumerable<ChatMessage> messages, ChatOptions? options)
     {
-        var prompt = BuildPrompt(messages);
+        var raw = options?.AdditionalProperties?.TryGetValue(EngineChatOptionKeys.RawPrompt, out var r) == true && r is true;
+        var prompt = BuildPrompt(messages, raw);
         var sampling = options?.Temperature is 0f
             ? SamplingOptions.Greedy
             : new SamplingOptions

@@ -16,8 +16,9 @@ public static class RoutingChatOptionKeys
 /// message is the query (earlier user messages are the context); the decision sets <see cref="HearthChatOptionKeys.Domain"/>,
 /// <see cref="HearthChatOptionKeys.Provider"/> and <see cref="ChatOptions.ModelId"/> (when the caller set none) on a copy of
 /// the options, and is recorded under <see cref="RoutingChatOptionKeys.Decision"/> on those options and on the response
-/// (for streaming, on the first update) so callers can show it. A request that already names a domain is not re-routed.
-/// Place it before <c>UsePrivacyPolicy()</c> so the policy sees the chosen domain.
+/// (for streaming, on the first update) so callers can show it. A request that already names a domain or a provider is
+/// not re-routed. In <c>HearthRuntime</c> the policy admits the request before routing and the provider dispatcher
+/// checks the routed domain and provider again.
 /// </summary>
 public sealed class DomainRoutingChatClient : DelegatingChatClient
 {
@@ -68,6 +69,9 @@ public sealed class DomainRoutingChatClient : DelegatingChatClient
     private async Task<(ChatOptions? Options, RouteDecision? Decision)> RouteAsync(IReadOnlyList<ChatMessage> messages, ChatOptions? options, CancellationToken cancellationToken)
     {
         if (options?.AdditionalProperties?.TryGetValue(HearthChatOptionKeys.Domain, out var explicitDomain) == true && explicitDomain is string)
+            return (options, null);
+        // A caller that names the provider (and so the model it serves) has chosen where the request goes.
+        if (options?.AdditionalProperties?.TryGetValue(HearthChatOptionKeys.Provider, out var explicitProvider) == true && explicitProvider is string)
             return (options, null);
         string? query = null;
         var context = new List<string>(2);

@@ -1,0 +1,140 @@
+using Hearth.Privacy;
+using Hearth.Routing;
+using Hearth.Runtime;
+using Hearth.Tests.Shared;
+using Microsoft.Extensions.AI;
+using Microsoft.Extensions.DependencyInjection;
+
+namespace Hearth.Tests.Runtime;
+
+public sealed class RuntimePipelineTests : RuntimeTestBase
+{
+    private const string Domains = """
+        models: { default: general-model }
+        domains:
+          healthcare:
+            model: med-model
+            examples: [ "my patient has chest pain and shortness of breath", "dosage of metformin for type 2 diabetes", "symptoms of a stroke" ]
+          code:
+            model: code-model
+            examples: [ "fix this null reference exception in my C# code", "write a python function to sort a list", "why does my build fail" ]
+        """;
+
+    private static readonly Dictionary<string, long> Sizes = new() { ["general-model"] = 1 << 20, ["med-model"] = 1 << 20, ["code-model"] = 1 << 20 };
+
+    [Fact]
+    public async Task Routes_to_the_domain_model_audits_and_records_usage()
+    {
+        var loader = new FakeLoader(Sizes);
+        using var rt = HearthRuntime.Create(Config(Domains), new HearthRuntimeOptions { Loader = loader, Sweeper = false });
+        var r = await rt.ChatClient.GetResponseAsync([new ChatMessage(ChatRole.User, "what is the usual dosage of metformin for diabetes")]);
+        Assert.Equal("echo: what is the usual dosage of metformin for diabetes", r.Text);
+        Assert.Equal("med-model", r.ModelId);
+        var decision = Assert.IsType<RouteDecision>(r.AdditionalProperties![RoutingChatOptionKeys.Decision]);
+        Assert.Equal("healthcare", decision.Domain);
+        Assert.Equal(["med-model"], rt.LoadedModels.Select(m => m.Name));
+
+        var request = Assert.Single(AuditEntries("request"));
+        Assert.Equal("healthcare", (string?)request["domain"]);
+        Assert.Equal("embedded", (string?)request["provider"]);
+        Assert.Equal("completed", (string?)request["decision"]);
+        Assert.Equal(3, (int?)request["input_tokens"]);
+        // HIPAA mode (the default): digests and sizes, never the text.
+        Assert.Null(request["prompt"]!["text"]);
+        Assert.NotNull(request["prompt"]!["digest"]);
+        Assert.Equal("allowed", (string?)Assert.Single(AuditEntries("policy"))["decision"]);
+
+        var usage = Assert.Single(rt.Usage.Read());
+        Assert.Equal(("embedded", "med-model", "healthcare", 3, 2, "completed"), (usage.Provider, usage.Model, usage.Domain, usage.InputTokens, usage.OutputTokens, usage.Outcome));
+        Assert.True(AuditLog.Verify(Path.Combine(Home, "audit")).Problem is null);
+    }
+
+    [Fact]
+    public async Task A_refused_request_never_reaches_routing_or_a_provider_and_is_audited()
+    {
+        var loader = new FakeLoader(Sizes);
+        var yaml = Domains + "\nsystem: { mode: local-only }\n";
+        using var rt = HearthRuntime.Create(Config(yaml), new HearthRuntimeOptions { Loader = loader, Sweeper = false });
+        var options = new ChatOptions { AdditionalProperties = new() { [HearthChatOptionKeys.Domain] = "healthcare", [HearthChatOptionKeys.Provider] = "openai" } };
+        var ex = await Assert.ThrowsAsync<PolicyRefusedException>(() => rt.ChatClient.GetResponseAsync([new ChatMessage(ChatRole.User, "symptoms of a stroke")], options));
+        Assert.Contains("local-only", ex.Message, StringComparison.Ordinal);
+        Assert.Throws<PolicyRefusedException>(() => rt.ChatClient.GetStreamingResponseAsync([new ChatMessage(ChatRole.User, "x")], options));
+
+        Assert.Equal(0, loader.Loads);
+        Assert.Empty(AuditEntries("request")); // never reached the audit stage below the router
+        var refusals = AuditEntries("policy");
+        Assert.Equal(2, refusals.Count);
+        Assert.All(refusals, p => Assert.Equal("refused", (string?)p["decision"]));
+        Assert.Empty(rt.Usage.Read());
+    }
+
+    [Fact]
+    public async Task A_route_to_a_disabled_or_cloud_provider_is_refused_below_the_router_too()
+    {
+        var yaml = """
+            models: { default: general-model }
+            domains:
+              legal:
+                model: gpt-x
+                provider: openai
+                examples: [ "review this contract clause", "is this lease agreement enforceable" ]
+            """;
+        var loader = new FakeLoader(Sizes);
+        using var rt = HearthRuntime.Create(Config(yaml), new HearthRuntimeOptions { Loader = loader, Sweeper = false });
+        var ex = await Assert.ThrowsAsync<PolicyRefusedException>(() => rt.ChatClient.GetResponseAsync([new ChatMessage(ChatRole.User, "is this lease agreement enforceable in my state")]));
+        Assert.Equal("openai", ex.Provider);
+        Assert.Equal(0, loader.Loads);
+        Assert.Equal(0, rt.EgressCounts.Allowed);
+        var request = Assert.Single(AuditEntries("request"));
+        Assert.StartsWith("failed: PolicyRefusedException", (string?)request["decision"], StringComparison.Ordinal);
+        Assert.Equal("openai", (string?)request["provider"]);
+    }
+
+    [Fact]
+    public async Task Streaming_goes_through_every_stage_and_keep_alive_zero_unloads_after()
+    {
+        var loader = new FakeLoader(Sizes);
+        using var rt = HearthRuntime.Create(Config(Domains), new HearthRuntimeOptions { Loader = loader, Sweeper = false });
+        var options = new ChatOptions { AdditionalProperties = new() { [HearthChatOptionKeys.Domain] = "code", [RuntimeChatOptionKeys.KeepAlive] = TimeSpan.Zero } };
+        var text = "";
+        await foreach (var u in rt.ChatClient.GetStreamingResponseAsync([new ChatMessage(ChatRole.User, "hello")], options))
+            text += u.Text;
+        Assert.Equal("echo: hello", text);
+        Assert.Empty(rt.LoadedModels);
+        Assert.Equal(["code-model"], loader.Disposed);
+        var request = Assert.Single(AuditEntries("request"));
+        Assert.Equal("code", (string?)request["domain"]);
+        Assert.Equal("explicit", (string?)request["route"]);
+        Assert.Equal(2, (int?)request["output_tokens"]);
+    }
+
+    [Fact]
+    public async Task A_missing_model_fails_with_the_pull_command_and_is_audited_as_failed()
+    {
+        using var rt = HearthRuntime.Create(Config("models: { default: stories:260k }"), new HearthRuntimeOptions { Sweeper = false });
+        var ex = await Assert.ThrowsAsync<ModelUnavailableException>(() => rt.ChatClient.GetResponseAsync([new ChatMessage(ChatRole.User, "hi")]));
+        Assert.Contains("hearth pull", ex.Message, StringComparison.Ordinal);
+        Assert.StartsWith("failed: ModelUnavailableException", (string?)Assert.Single(AuditEntries("request"))["decision"], StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task AddHearth_registers_the_pipeline_as_the_containers_chat_client_with_the_real_engine()
+    {
+        var yaml = $"models: {{ default: '{Fixtures.Stories260K}' }}\nhealthcare: {{ compliance_mode: none }}\n";
+        var services = new ServiceCollection().AddHearth(Config(yaml));
+        await using (var provider = services.BuildServiceProvider())
+        {
+            var client = provider.GetRequiredService<IChatClient>();
+            var r = await client.GetResponseAsync("Once upon a time", new ChatOptions { MaxOutputTokens = 6, Temperature = 0 });
+            Assert.False(string.IsNullOrWhiteSpace(r.Text));
+            var runtime = provider.GetRequiredService<HearthRuntime>();
+            Assert.Single(runtime.LoadedModels);
+            // Outside HIPAA mode the audit keeps the (redacted) text.
+            Assert.Equal("Once upon a time", (string?)Assert.Single(AuditEntries("request"))["prompt"]!["text"]);
+            Assert.NotNull(runtime.Stats.GetTokensPerSecond(Fixtures.Stories260K));
+        }
+
+        // Disposing the container disposed the runtime and closed the audit trail: it verifies.
+        Assert.Null(AuditLog.Verify(Path.Combine(Home, "audit")).Problem);
+    }
+}
