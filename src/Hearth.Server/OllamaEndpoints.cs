@@ -344,7 +344,8 @@ internal static class OllamaEndpoints
         var name = Json.String(body, "model") ?? Json.RequiredString(body, "name");
         var stream = Json.Bool(body, "stream") ?? true;
         var runtime = server.Runtime;
-        var puller = new ModelPuller(runtime.Store, runtime.Config, new System.Collections.Hashtable(), runtime.Audit);
+        // Over the API a source is not consent to reach its host: only the configured allow-list can be reached.
+        var puller = new ModelPuller(runtime.Store, runtime.Config, new System.Collections.Hashtable(), runtime.Audit) { AllowSourceHost = false };
         var source = ModelPuller.SuggestPullCommand(name)["hearth pull ".Length..];
         if (!stream)
         {

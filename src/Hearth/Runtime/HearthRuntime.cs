@@ -118,11 +118,13 @@ public sealed class HearthRuntime : IDisposable
 
     private string? ModelDigest(string model)
     {
+        if (!ModelReference.TryParse(model, out _, out _))
+            return null;
         try
         {
             return Store.Find(model)?.Manifest.ModelLayers.FirstOrDefault()?.Digest;
         }
-        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException or InvalidDataException)
+        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException or InvalidDataException or ModelStoreException)
         {
             return null;
         }

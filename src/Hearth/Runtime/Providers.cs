@@ -180,14 +180,15 @@ internal sealed class ProviderDispatcher(HearthConfig config, ProviderRegistry r
         var props = options?.AdditionalProperties;
         var domain = props?.TryGetValue(HearthChatOptionKeys.Domain, out var d) == true ? d as string : null;
         var providerName = props?.TryGetValue(HearthChatOptionKeys.Provider, out var p) == true ? p as string : null;
+        var decision = props?.TryGetValue(Routing.RoutingChatOptionKeys.Decision, out var r) == true ? r as Routing.RouteDecision : null;
         DomainOptions? domainOptions = null;
-        if (domain is not null && !config.Domains.TryGetValue(domain, out domainOptions))
+        // A routed domain may be one of the built-in defaults (no domains configured) or the fallback: the decision
+        // names its provider and model. A domain the caller names must be configured.
+        if (domain is not null && !config.Domains.TryGetValue(domain, out domainOptions) && decision?.Domain != domain)
             throw new ModelUnavailableException($"unknown domain '{domain}'; configured domains: {string.Join(", ", config.Domains.Keys)}");
-        providerName ??= domainOptions?.Provider ?? "embedded";
+        providerName ??= domainOptions?.Provider ?? decision?.Provider ?? "embedded";
         if (!config.Providers.TryGetValue(providerName, out var provider))
             throw new ModelUnavailableException($"unknown provider '{providerName}'; configured providers: {string.Join(", ", config.Providers.Keys)}");
-        if (!provider.Enabled)
-            throw new PolicyRefusedException(domain, provider.Name, $"provider '{provider.Name}' is not enabled (providers.{provider.Name}.enabled)");
         var model = options?.ModelId ?? domainOptions?.Model ?? config.Models.Default;
         return (provider, model, domain);
     }
@@ -195,6 +196,8 @@ internal sealed class ProviderDispatcher(HearthConfig config, ProviderRegistry r
     private (IChatClient Client, ChatOptions? Options) Select(ChatOptions? options)
     {
         var (provider, model, domain) = Resolve(options);
+        if (!provider.Enabled)
+            throw new PolicyRefusedException(domain, provider.Name, $"provider '{provider.Name}' is not enabled (providers.{provider.Name}.enabled)");
         var decision = _policy.Decide(domain, provider);
         if (!decision.Allowed)
             throw new PolicyRefusedException(domain, provider.Name, decision.Rule);

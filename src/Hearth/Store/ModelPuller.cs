@@ -389,6 +389,12 @@ internal sealed partial class ModelPuller(ModelStore store, HearthConfig config,
         return Encoding.UTF8.GetString(bytes);
     }
 
+    /// <summary>
+    /// Whether naming a source is consent to reach its host (true for <c>hearth pull</c> typed by the user). False for
+    /// pulls requested over the HTTP API: then only hosts in the configured allow-list can be reached.
+    /// </summary>
+    public bool AllowSourceHost { get; init; } = true;
+
     // ---- plumbing ----
 
     private BlobDownloader Downloader(HttpClient http) => new(store, http) { MaxAttempts = MaxAttempts, RetryDelay = RetryDelay };
@@ -397,7 +403,7 @@ internal sealed partial class ModelPuller(ModelStore store, HearthConfig config,
     private HttpClient CreateClient(Uri source)
     {
         var root = new Uri(source.GetLeftPart(UriPartial.Authority));
-        var guard = new EgressGuard([root, .. config.EgressAllowList], audit);
+        var guard = new EgressGuard(AllowSourceHost ? [root, .. config.EgressAllowList] : config.EgressAllowList, audit);
         return HearthHttp.CreateClient(guard, TimeSpan.FromHours(12));
     }
 

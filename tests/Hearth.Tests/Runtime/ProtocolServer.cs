@@ -1,6 +1,7 @@
 using System.Collections.Concurrent;
 using System.Text.Json.Nodes;
 using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Hosting;
 using Microsoft.AspNetCore.Hosting.Server;
 using Microsoft.AspNetCore.Hosting.Server.Features;
 using Microsoft.AspNetCore.Http;
@@ -17,7 +18,7 @@ internal sealed class ProtocolServer : IAsyncDisposable
     private ProtocolServer(WebApplication app) => _app = app;
 
     /// <summary>Request bodies received, in order, with their paths.</summary>
-    public ConcurrentQueue<(string Path, JsonObject Body, IHeaderDictionary Headers)> Received { get; } = new();
+    public ConcurrentQueue<(string Path, JsonObject Body, Dictionary<string, string> Headers)> Received { get; } = new();
 
     public Uri Url { get; private set; } = null!;
 
@@ -38,7 +39,8 @@ internal sealed class ProtocolServer : IAsyncDisposable
     public async Task<JsonObject> ReadAsync(HttpContext context)
     {
         var body = await JsonNode.ParseAsync(context.Request.Body) as JsonObject ?? [];
-        Received.Enqueue((context.Request.Path.Value ?? "", body, context.Request.Headers));
+        // Copied: Kestrel reuses the header collection once the request ends.
+        Received.Enqueue((context.Request.Path.Value ?? "", body, context.Request.Headers.ToDictionary(h => h.Key, h => h.Value.ToString(), StringComparer.OrdinalIgnoreCase)));
         return body;
     }
 

@@ -1,3 +1,4 @@
+using Hearth.Configuration;
 using Hearth.Privacy;
 using Hearth.Routing;
 using Hearth.Runtime;
@@ -71,17 +72,15 @@ public sealed class RuntimePipelineTests : RuntimeTestBase
     [Fact]
     public async Task A_route_to_a_disabled_or_cloud_provider_is_refused_below_the_router_too()
     {
-        var yaml = """
-            models: { default: general-model }
-            domains:
-              legal:
-                model: gpt-x
-                provider: openai
-                examples: [ "review this contract clause", "is this lease agreement enforceable" ]
-            """;
+        // The loader refuses such a configuration; a config built in code can still hold one, and the dispatcher
+        // below the router checks the pairing again.
+        var valid = Config("models: { default: general-model }");
+        var legal = new DomainOptions { Name = "legal", Model = "gpt-x", Provider = "openai", Policy = DomainPolicy.AllowCloud, Examples = ["review this contract clause", "is this lease agreement enforceable"] };
+        var config = valid with { Domains = new Dictionary<string, DomainOptions> { ["legal"] = legal } };
         var loader = new FakeLoader(Sizes);
-        using var rt = HearthRuntime.Create(Config(yaml), new HearthRuntimeOptions { Loader = loader, Sweeper = false });
-        var ex = await Assert.ThrowsAsync<PolicyRefusedException>(() => rt.ChatClient.GetResponseAsync([new ChatMessage(ChatRole.User, "is this lease agreement enforceable in my state")]));
+        using var rt = HearthRuntime.Create(config, new HearthRuntimeOptions { Loader = loader, Sweeper = false });
+        var options = new ChatOptions { AdditionalProperties = new() { [HearthChatOptionKeys.Domain] = "legal" } };
+        var ex = await Assert.ThrowsAsync<PolicyRefusedException>(() => rt.ChatClient.GetResponseAsync([new ChatMessage(ChatRole.User, "is this lease agreement enforceable in my state")], options));
         Assert.Equal("openai", ex.Provider);
         Assert.Equal(0, loader.Loads);
         Assert.Equal(0, rt.EgressCounts.Allowed);
