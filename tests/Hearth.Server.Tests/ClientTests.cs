@@ -28,7 +28,7 @@ public sealed class ClientTests
         Assert.Equal(TestServer.Model, completion.Model);
         Assert.InRange(completion.Usage.OutputTokenCount, 1, 12);
         Assert.True(completion.Usage.InputTokenCount > 0);
-        Assert.Contains(completion.FinishReason, new[] { ChatFinishReason.Stop, ChatFinishReason.Length });
+        Assert.Contains(completion.FinishReason, new[] { global::OpenAI.Chat.ChatFinishReason.Stop, global::OpenAI.Chat.ChatFinishReason.Length });
 
         var streamed = "";
         ChatTokenUsage? usage = null;

@@ -30,7 +30,8 @@ internal sealed class EmbeddedProvider(ModelHost host, string? defaultModel) : I
     {
         using var lease = await AcquireAsync(options, cancellationToken).ConfigureAwait(false);
         var response = await lease.Client.GetResponseAsync(messages, options, cancellationToken).ConfigureAwait(false);
-        response.ModelId ??= lease.Plan.Name;
+        // The name the model was asked for (a store reference), not the file's general.name.
+        response.ModelId = lease.Plan.Name;
         return response;
     }
 
@@ -38,7 +39,10 @@ internal sealed class EmbeddedProvider(ModelHost host, string? defaultModel) : I
     {
         using var lease = await AcquireAsync(options, cancellationToken).ConfigureAwait(false);
         await foreach (var update in lease.Client.GetStreamingResponseAsync(messages, options, cancellationToken).ConfigureAwait(false))
+        {
+            update.ModelId = lease.Plan.Name;
             yield return update;
+        }
     }
 
     private Task<ModelHost.ModelLease> AcquireAsync(ChatOptions? options, CancellationToken cancellationToken)
