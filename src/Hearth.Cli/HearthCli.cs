@@ -49,6 +49,11 @@ internal static class HearthCli
             DiskUsageCommand.Create(context),
             GcCommand.Create(context),
             ImportCommand.Create(context),
+            Commands.Runtime.ServeCommand.Create(context),
+            Commands.Runtime.PsCommand.Create(context),
+            Commands.Runtime.ChatCommand.Create(context),
+            Commands.Runtime.DemoCommand.Create(context),
+            Commands.Runtime.CostCommand.Create(context),
         };
         return root;
     }

@@ -14,7 +14,7 @@ internal static class CliRunner
     /// or <c>HF_TOKEN</c> (a developer's <c>HEARTH_MODELS__AUTO_DOWNLOAD=true</c> must not make a test pull), and a
     /// HEARTH_HOME that does not exist, so the built-in local-first defaults apply.
     /// </summary>
-    private static System.Collections.Hashtable Hermetic()
+    internal static System.Collections.Hashtable Hermetic()
     {
         var env = new System.Collections.Hashtable();
         foreach (System.Collections.DictionaryEntry e in Environment.GetEnvironmentVariables())

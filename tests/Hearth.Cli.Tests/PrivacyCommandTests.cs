@@ -225,7 +225,7 @@ public sealed class PrivacyCommandTests : IDisposable
         Assert.Equal("ok", checks.Single(c => c.Key.StartsWith("model ", StringComparison.Ordinal)).Value);
     }
 
-    private static bool CanIsolate()
+    internal static bool CanIsolate()
     {
         if (!OperatingSystem.IsLinux() || !File.Exists("/usr/bin/unshare") && !File.Exists("/bin/unshare"))
             return false;

@@ -35,6 +35,7 @@ public sealed class HearthRuntime : IDisposable
     private readonly ProviderRegistry _providers;
     private readonly ProviderDispatcher _dispatcher;
     private readonly InMemoryModelStatsSource _stats = new();
+    private int _disposed;
 
     private HearthRuntime(HearthConfig config, HearthRuntimeOptions options)
     {
@@ -152,6 +153,8 @@ public sealed class HearthRuntime : IDisposable
     /// <inheritdoc />
     public void Dispose()
     {
+        if (Interlocked.Exchange(ref _disposed, 1) != 0)
+            return;
         ChatClient.Dispose();
         _providers.Dispose();
         Host.Dispose();

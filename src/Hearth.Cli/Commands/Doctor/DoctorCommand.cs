@@ -266,7 +266,7 @@ internal static class DoctorCommand
     }
 
     /// <summary>How to start this same CLI again: the apphost, or <c>dotnet exec hearth.dll</c>.</summary>
-    private static (string Host, string[] Prefix) SelfCommand()
+    internal static (string Host, string[] Prefix) SelfCommand()
     {
         var dll = typeof(DoctorCommand).Assembly.Location;
         var process = Environment.ProcessPath;
@@ -278,7 +278,7 @@ internal static class DoctorCommand
         return (dotnet, ["exec", dll]);
     }
 
-    private static string? FindOnPath(string name)
+    internal static string? FindOnPath(string name)
     {
         foreach (var dir in (Environment.GetEnvironmentVariable("PATH") ?? "").Split(Path.PathSeparator, StringSplitOptions.RemoveEmptyEntries))
         {
