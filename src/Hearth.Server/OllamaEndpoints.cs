@@ -76,7 +76,7 @@ internal static class OllamaEndpoints
             var models = new JsonArray();
             foreach (var m in server.Runtime.LoadedModels)
             {
-                var manifest = server.Runtime.Store.Find(m.Name)?.Manifest;
+                var manifest = ModelReference.TryParse(m.Name, out _, out _) ? server.Runtime.Store.Find(m.Name)?.Manifest : null;
                 models.Add(new JsonObject
                 {
                     ["name"] = m.Name, ["model"] = m.Name, ["size"] = m.EstimatedBytes,
