@@ -7,5 +7,8 @@ if (args.Length > 0 && args[0] == "engine")
 // Model store pull + verify throughput from a loopback server: ... -- store [MiB] [reps]
 if (args.Length > 0 && args[0] == "store")
     return await StoreBench.RunAsync(args);
+// Server added latency and concurrent-stream throughput (loopback): ... -- server [requests] [tokens]
+if (args.Length > 0 && args[0] == "server")
+    return await ServerBench.RunAsync(args);
 BenchmarkSwitcher.FromAssembly(typeof(Program).Assembly).Run(args);
 return 0;
