@@ -3,6 +3,7 @@ using Hearth.Cli.Commands.Audit;
 using Hearth.Cli.Commands.Bench;
 using Hearth.Cli.Commands.Config;
 using Hearth.Cli.Commands.Doctor;
+using Hearth.Cli.Commands.Factory;
 using Hearth.Cli.Commands.Inspect;
 using Hearth.Cli.Commands.Redact;
 using Hearth.Cli.Commands.Route;
@@ -49,6 +50,7 @@ internal static class HearthCli
             DiskUsageCommand.Create(context),
             GcCommand.Create(context),
             ImportCommand.Create(context),
+            FactoryCommand.Create(context),
         };
         return root;
     }
