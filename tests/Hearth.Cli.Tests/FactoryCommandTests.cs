@@ -37,7 +37,7 @@ public sealed class FactoryCommandTests : IDisposable
     {
         var r = await CliRunner.RunAsync("factory", "quantize", Spm("llama-spm-Q8_0.gguf"), Path.Combine(_dir, "x.gguf"), "--type", "Q4_0");
         Assert.Equal(1, r.ExitCode);
-        Assert.Contains("token_embd.weight", r.Error, StringComparison.Ordinal);
+        Assert.Contains("blk.0.attn_k.weight", r.Error, StringComparison.Ordinal);
     }
 
     [Fact]

@@ -220,7 +220,7 @@ internal static class GgmlQuantize
     // ---- scale searches shared by the k-quants ---------------------------------------------------------------
 
     /// <summary>
-    /// Symmetric levels -nmax..nmax-1 for a group (ggml's make_qx_quants, weights x² when <paramref name="weighted"/>):
+    /// Symmetric levels -nmax..nmax-1 for a group (ggml's make_qx_quants with weights x²):
     /// tries 19 scales around nmax/max and keeps the one with the best weighted least-squares fit. Writes
     /// <c>level + nmax</c> into <paramref name="levels"/> and returns the scale.
     /// </summary>
