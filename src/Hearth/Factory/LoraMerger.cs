@@ -1,4 +1,5 @@
 using System.Runtime.InteropServices;
+using Hearth.Engine.Kernels;
 using Hearth.Gguf;
 
 namespace Hearth.Factory;

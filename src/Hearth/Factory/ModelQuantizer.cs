@@ -1,6 +1,7 @@
 using System.Buffers;
 using System.Diagnostics;
 using System.Runtime.InteropServices;
+using Hearth.Engine.Kernels;
 using Hearth.Gguf;
 
 namespace Hearth.Factory;

@@ -1,5 +1,4 @@
 using System.Runtime.InteropServices;
-using System.Text.Json;
 using Hearth.Factory;
 using Hearth.Gguf;
 using Hearth.Tests.Shared;
@@ -11,50 +10,6 @@ public sealed class QuantizeTests : IDisposable
     private readonly string _dir = Directory.CreateTempSubdirectory("hearth-quantize-").FullName;
 
     public void Dispose() => Directory.Delete(_dir, recursive: true);
-
-    private static readonly Lazy<JsonDocument> Vectors = new(() =>
-        JsonDocument.Parse(File.ReadAllText(Fixtures.File("quant-kernels", "quant_vectors.json"))));
-
-    private static List<string> WritableVectorTypeNames() =>
-        [.. Vectors.Value.RootElement.GetProperty("types").EnumerateArray()
-            .Select(t => t.GetProperty("type").GetString()!)
-            .Where(n => GgmlTypeTraits.TryParse(n, out var t) && GgmlQuantize.IsSupported(t.Type))];
-
-    public static TheoryData<string> WritableVectorTypes() => [.. WritableVectorTypeNames()];
-
-    [Fact]
-    public void EveryTypeTheIssueNamesHasVectors()
-    {
-        var names = WritableVectorTypeNames().ToHashSet();
-        foreach (var n in new[] { "f16", "bf16", "q4_0", "q4_1", "q5_0", "q5_1", "q8_0", "q2_K", "q3_K", "q4_K", "q5_K", "q6_K" })
-            Assert.Contains(n, names);
-    }
-
-    [Theory]
-    [MemberData(nameof(WritableVectorTypes))]
-    public void RowQuantizerMatchesGgmlBitForBit(string typeName)
-    {
-        var root = Vectors.Value.RootElement;
-        var v = root.GetProperty("types").EnumerateArray().Single(t => t.GetProperty("type").GetString() == typeName);
-        Assert.True(GgmlTypeTraits.TryParse(typeName, out var traits));
-        var input = MemoryMarshal.Cast<byte, float>(Convert.FromBase64String(root.GetProperty("input_f32le_b64").GetString()!)).ToArray();
-        var expected = Convert.FromBase64String(v.GetProperty("quantized_b64").GetString()!);
-        var nPerRow = root.GetProperty("n_per_row").GetInt32();
-        var rows = root.GetProperty("nrows").GetInt32();
-        var rowBytes = (int)traits.RowBytes(nPerRow);
-        Assert.Equal(rows * rowBytes, expected.Length);
-
-        var actual = new byte[expected.Length];
-        for (var r = 0; r < rows; r++)
-            GgmlQuantize.Quantize(traits.Type, input.AsSpan(r * nPerRow, nPerRow), actual.AsSpan(r * rowBytes, rowBytes));
-        var diff = FirstDifference(expected, actual);
-        if (diff >= 0)
-        {
-            var row = diff / rowBytes;
-            var block = diff % rowBytes / traits.TypeSize;
-            Assert.Fail($"{typeName}: byte {diff} differs (row {row}, block {block}, byte {diff % rowBytes % traits.TypeSize} of the block): ggml {expected[diff]:x2}, Hearth {actual[diff]:x2}");
-        }
-    }
 
     public static TheoryData<string, string> SpmFixtures() => new()
     {

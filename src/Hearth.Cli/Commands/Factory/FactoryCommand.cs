@@ -2,6 +2,7 @@ using System.CommandLine;
 using System.Globalization;
 using Hearth.Cli.Commands.Inspect;
 using Hearth.Factory;
+using Hearth.Engine.Kernels;
 using Hearth.Gguf;
 using Spectre.Console;
 

@@ -1,7 +1,7 @@
 using System.Buffers.Binary;
 using Hearth.Gguf;
 
-namespace Hearth.Factory;
+namespace Hearth.Engine.Kernels;
 
 /// <summary>
 /// float32 → ggml block quantizers, bit-identical to ggml's reference row quantizers without an importance matrix
@@ -9,7 +9,8 @@ namespace Hearth.Factory;
 /// searches of the k-quants. Every step is plain float32 arithmetic in ggml's order (no fused multiply-add: ggml's
 /// quantizers live in ggml-base, which is compiled for the baseline instruction set), rounding as ggml rounds
 /// (<c>nearest_int</c> is round-half-to-even, <c>roundf</c> rounds halves away from zero, float → int truncates).
-/// Blocks never span rows, so rows can be quantized independently and in any order.
+/// Blocks never span rows, so rows can be quantized independently and in any order. Lives in the engine (built
+/// optimized even in Debug) because the k-quant scale searches are far too slow unoptimized; the factory drives it.
 /// </summary>
 internal static class GgmlQuantize
 {
