@@ -80,6 +80,17 @@ internal static class GgmlQuantize
         }
     }
 
+    /// <summary>Index of the first NaN or infinity in <paramref name="x"/>, or -1 (quantized scales would be garbage).</summary>
+    public static int IndexOfNonFinite(ReadOnlySpan<float> x)
+    {
+        for (var i = 0; i < x.Length; i++)
+        {
+            if (!float.IsFinite(x[i]))
+                return i;
+        }
+        return -1;
+    }
+
     /// <summary>float32 → IEEE half, round to nearest even (what ggml's conversion does).</summary>
     public static ushort ToHalfBits(float v) => BitConverter.HalfToUInt16Bits((Half)v);
 
