@@ -182,11 +182,9 @@ internal static class ModelQuantizer
                                     GgmlDequantize.Dequantize(tensor.Type, bytes, scratch);
                                     x = scratch;
                                 }
-                                foreach (var v in x)
-                                {
-                                    if (!float.IsFinite(v))
-                                        throw new InvalidDataException($"Tensor '{tensor.Name}' row {row} holds a non-finite value ({v}); it cannot be quantized.");
-                                }
+                                var bad = GgmlQuantize.IndexOfNonFinite(x);
+                                if (bad >= 0)
+                                    throw new InvalidDataException($"Tensor '{tensor.Name}' row {row} holds a non-finite value ({x[bad]}) at column {bad}; it cannot be quantized.");
                                 GgmlQuantize.Quantize(target, x, buffer.AsSpan(r * outRowBytes, outRowBytes));
                             }
                             return scratch;
