@@ -135,6 +135,35 @@ public sealed class QuantizeTests : IDisposable
         Assert.Contains("f16", k["blk.0.ffn_down.weight"].Note);
     }
 
+    [Fact]
+    public void NonFiniteWeightIsAnErrorNamingTensorAndRow()
+    {
+        var source = Path.Combine(_dir, "nan.gguf");
+        using (var f = GgufFile.Open(Fixtures.File("llama-spm", "llama-spm-F32.gguf")))
+        {
+            var w = new GgufWriter();
+            foreach (var kv in f.Metadata)
+                w.SetMetadata(kv.Key, kv.Value);
+            foreach (var t in f.Tensors)
+            {
+                if (t.Name != "blk.1.ffn_up.weight")
+                {
+                    w.AddTensor(f, t);
+                    continue;
+                }
+                var floats = MemoryMarshal.Cast<byte, float>(f.GetTensorData(t)).ToArray();
+                floats[3 * 64 + 5] = float.NaN;
+                w.AddTensor(t.Name, t.Type, t.Dimensions, MemoryMarshal.AsBytes(floats.AsSpan()).ToArray());
+            }
+            w.WriteTo(source);
+        }
+        var output = Path.Combine(_dir, "nan-q8.gguf");
+        var ex = Assert.Throws<InvalidDataException>(() => ModelQuantizer.Quantize(source, output, QuantizeFileType.Q8_0, new QuantizeOptions()));
+        Assert.Contains("blk.1.ffn_up.weight", ex.Message);
+        Assert.Contains("row 3", ex.Message);
+        Assert.False(File.Exists(output));
+    }
+
     internal static void AssertSameFile(string expectedPath, string actualPath)
     {
         var expected = File.ReadAllBytes(expectedPath);
