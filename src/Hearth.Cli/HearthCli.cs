@@ -3,6 +3,7 @@ using Hearth.Cli.Commands.Audit;
 using Hearth.Cli.Commands.Bench;
 using Hearth.Cli.Commands.Config;
 using Hearth.Cli.Commands.Doctor;
+using Hearth.Cli.Commands.Factory;
 using Hearth.Cli.Commands.Inspect;
 using Hearth.Cli.Commands.Redact;
 using Hearth.Cli.Commands.Route;
@@ -54,6 +55,7 @@ internal static class HearthCli
             Commands.Runtime.ChatCommand.Create(context),
             Commands.Runtime.DemoCommand.Create(context),
             Commands.Runtime.CostCommand.Create(context),
+            FactoryCommand.Create(context),
         };
         return root;
     }
