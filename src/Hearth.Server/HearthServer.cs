@@ -255,42 +255,10 @@ internal sealed class HearthServerContext(HearthRuntime runtime, HearthServerOpt
                     return secs < 0 ? TimeSpan.FromSeconds(-1) : TimeSpan.FromSeconds(secs);
                 if (s.StartsWith('-'))
                     return TimeSpan.FromSeconds(-1);
-                return ParseDuration(s) ?? throw ApiException.BadRequest($"'keep_alive' must be a duration such as 5m, 1h or 30s, or a number of seconds; got '{s}'", "keep_alive");
+                return Configuration.ConfigValues.TryParseDuration(s, out var d) ? d : throw ApiException.BadRequest($"'keep_alive' must be a duration such as 5m, 1h or 30s, or a number of seconds; got '{s}'", "keep_alive");
             default:
                 throw ApiException.BadRequest("'keep_alive' must be a duration string or a number of seconds", "keep_alive");
         }
-    }
-
-    private static TimeSpan? ParseDuration(string s)
-    {
-        var total = TimeSpan.Zero;
-        var i = 0;
-        if (s.Length == 0)
-            return null;
-        while (i < s.Length)
-        {
-            var start = i;
-            while (i < s.Length && (char.IsAsciiDigit(s[i]) || s[i] == '.'))
-                i++;
-            if (start == i || !double.TryParse(s.AsSpan(start, i - start), NumberStyles.Float, CultureInfo.InvariantCulture, out var n))
-                return null;
-            var unitStart = i;
-            while (i < s.Length && char.IsAsciiLetter(s[i]))
-                i++;
-            TimeSpan? part = s[unitStart..i] switch
-            {
-                "h" => TimeSpan.FromHours(n),
-                "m" => TimeSpan.FromMinutes(n),
-                "s" => TimeSpan.FromSeconds(n),
-                "ms" => TimeSpan.FromMilliseconds(n),
-                _ => null,
-            };
-            if (part is null)
-                return null;
-            total += part.Value;
-        }
-
-        return total;
     }
 
     public void Dispose() => Slots.Dispose();

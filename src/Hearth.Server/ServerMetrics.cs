@@ -68,8 +68,10 @@ internal sealed class ServerMetrics
 
         public void Observe(double seconds)
         {
-            var i = Array.FindIndex(Buckets, b => seconds <= b);
-            Interlocked.Increment(ref _counts[i < 0 ? Buckets.Length : i]);
+            var i = 0;
+            while (i < Buckets.Length && seconds > Buckets[i])
+                i++;
+            Interlocked.Increment(ref _counts[i]);
             Interlocked.Add(ref _sumMicros, (long)(seconds * 1e6));
         }
 

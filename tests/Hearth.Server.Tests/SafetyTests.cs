@@ -225,12 +225,29 @@ public sealed class SafetyTests
     [Fact]
     public async Task Delete_removes_a_model_and_a_pull_to_an_unlisted_host_is_refused_by_the_egress_guard()
     {
-        await using var s = await TestServer.StartAsync();
+        // The hub is a loopback listener that counts connections: even if the guard regressed, the pull could only
+        // reach 127.0.0.1, and the test proves it did not.
+        var hub = new System.Net.Sockets.TcpListener(IPAddress.Loopback, 0);
+        hub.Start();
+        var connections = 0;
+        _ = Task.Run(async () =>
+        {
+            while (true)
+            {
+                using var c = await hub.AcceptTcpClientAsync();
+                Interlocked.Increment(ref connections);
+            }
+        });
+        var hubUrl = $"http://127.0.0.1:{((IPEndPoint)hub.LocalEndpoint).Port}";
+        await using var s = await TestServer.StartAsync(yaml: $"models: {{ default: stories:260k, huggingface_url: '{hubUrl}' }}\n");
         using (var pull = await s.Http.PostAsync("/api/pull", Raw("{\"model\":\"hf.co/org/repo:Q4_K_M\",\"stream\":false}")))
         {
             Assert.Equal(HttpStatusCode.Forbidden, pull.StatusCode);
-            Assert.Contains("huggingface.co", (string?)(await ErrorOf(pull))["error"], StringComparison.Ordinal);
+            Assert.Contains(hubUrl, (string?)(await ErrorOf(pull))["error"], StringComparison.Ordinal);
         }
+
+        hub.Stop();
+        Assert.Equal(0, Volatile.Read(ref connections));
 
         Assert.Equal(0, s.Runtime.EgressCounts.Allowed);
         using var del = new HttpRequestMessage(HttpMethod.Delete, "/api/delete") { Content = Raw("{\"model\":\"stories:260k\"}") };

@@ -226,24 +226,10 @@ internal static class DoctorCommand
         var unshare = FindOnPath("unshare");
         if (unshare is null)
             return (null, "the 'unshare' program (util-linux) is not installed");
-        var (host, prefix) = SelfCommand();
-        var start = new ProcessStartInfo(unshare)
-        {
-            RedirectStandardOutput = true,
-            RedirectStandardError = true,
-            UseShellExecute = false,
-        };
-        foreach (var a in (string[])["--net", "--map-root-user", "--", host, .. prefix, "doctor", "--isolated-child", "--json"])
-            start.ArgumentList.Add(a);
+        List<string> args = ["doctor", "--isolated-child", "--json"];
         if (file is not null)
-        {
-            start.ArgumentList.Add("--config");
-            start.ArgumentList.Add(file.FullName);
-        }
-        start.Environment.Clear();
-        foreach (System.Collections.DictionaryEntry e in context.EnvironmentVariables)
-            start.Environment[(string)e.Key] = e.Value as string;
-
+            args.AddRange(["--config", file.FullName]);
+        var start = IsolatedStart(unshare, context, args);
         using var process = Process.Start(start) ?? throw new CliException("could not start " + unshare);
         var stdout = process.StandardOutput.ReadToEndAsync(cancellationToken);
         var stderr = process.StandardError.ReadToEndAsync(cancellationToken);
@@ -263,6 +249,22 @@ internal static class DoctorCommand
         var checks = array.Select(n => new Check(
             (string?)n?["check"] ?? "?", (string?)n?["status"] ?? "fail", (string?)n?["detail"] ?? "")).ToList();
         return (checks, "");
+    }
+
+    /// <summary>
+    /// This same CLI with <paramref name="args"/>, under <c>unshare --net --map-root-user</c> (a new network namespace),
+    /// with the command's environment and redirected output.
+    /// </summary>
+    internal static ProcessStartInfo IsolatedStart(string unshare, CliContext context, IEnumerable<string> args)
+    {
+        var (host, prefix) = SelfCommand();
+        var start = new ProcessStartInfo(unshare) { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
+        foreach (var a in (string[])["--net", "--map-root-user", "--", host, .. prefix, .. args])
+            start.ArgumentList.Add(a);
+        start.Environment.Clear();
+        foreach (System.Collections.DictionaryEntry e in context.EnvironmentVariables)
+            start.Environment[(string)e.Key] = e.Value as string;
+        return start;
     }
 
     /// <summary>How to start this same CLI again: the apphost, or <c>dotnet exec hearth.dll</c>.</summary>

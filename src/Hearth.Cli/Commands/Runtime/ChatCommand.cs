@@ -240,7 +240,7 @@ internal static class CostCommand
     public static Command Create(CliContext context)
     {
         var config = CliConfig.CreateOption();
-        var since = new Option<string?>("--since") { Description = "Only traffic newer than this (e.g. 7d, 24h, 2026-01-31)" };
+        var since = new Option<string?>("--since") { Description = "Only traffic newer than this: 7d, 24h or a date such as 2026-01-31" };
         var prices = new Option<string[]>("--price") { Description = "Cloud price table entry NAME=INPUT/OUTPUT (USD per 1M tokens), e.g. gpt-4o=2.5/10; replaces the defaults", AllowMultipleArgumentsPerToken = true };
         var hardware = new Option<double>("--hardware-price") { Description = "What the machine cost (USD)", DefaultValueFactory = _ => 1500 };
         var lifetime = new Option<double>("--lifetime-hours") { Description = "Hours of use the hardware is written off over", DefaultValueFactory = _ => 3 * 365 * 8 };
@@ -253,7 +253,7 @@ internal static class CostCommand
         command.SetAction(parse =>
         {
             var cfg = CliConfig.Load(context, parse.GetValue(config));
-            var from = ParseSince(parse.GetValue(since));
+            var from = Audit.AuditCommand.ParseSince(parse.GetValue(since), DateTimeOffset.UtcNow);
             var table = ParsePrices(parse.GetValue(prices));
             var records = UsageLedger.ForHome(cfg.HearthHome).Read(from);
             var report = CostReport.Compute(records, table, parse.GetValue(hardware), parse.GetValue(lifetime), parse.GetValue(watts), parse.GetValue(kwh));
@@ -261,18 +261,6 @@ internal static class CostCommand
             return 0;
         });
         return command;
-    }
-
-    internal static DateTimeOffset? ParseSince(string? text)
-    {
-        if (string.IsNullOrWhiteSpace(text))
-            return null;
-        var unit = text[^1];
-        if (unit is 'd' or 'h' && double.TryParse(text.AsSpan(0, text.Length - 1), NumberStyles.Float, CultureInfo.InvariantCulture, out var n) && n >= 0)
-            return DateTimeOffset.UtcNow - (unit == 'd' ? TimeSpan.FromDays(n) : TimeSpan.FromHours(n));
-        if (DateTimeOffset.TryParse(text, CultureInfo.InvariantCulture, DateTimeStyles.AssumeUniversal, out var at))
-            return at;
-        throw new CliException($"--since {text}: expected a duration such as 7d or 24h, or a date such as 2026-01-31");
     }
 
     internal static IReadOnlyDictionary<string, (double Input, double Output)> ParsePrices(string[]? entries)

@@ -44,19 +44,10 @@ internal static class DemoCommand
     {
         if (!OperatingSystem.IsLinux() || DoctorCommand.FindOnPath("unshare") is not { } unshare)
             throw new CliException("--offline needs Linux and the 'unshare' program (util-linux) to create a network namespace", 3);
-        var (host, prefix) = DoctorCommand.SelfCommand();
-        var start = new ProcessStartInfo(unshare) { UseShellExecute = false, RedirectStandardOutput = true, RedirectStandardError = true };
-        foreach (var a in (string[])["--net", "--map-root-user", "--", host, .. prefix, "demo", "--prompt", parse.GetValue<string>("--prompt")!, "-n", parse.GetValue<int>("--max-tokens").ToString(CultureInfo.InvariantCulture)])
-            start.ArgumentList.Add(a);
+        List<string> args = ["demo", "--prompt", parse.GetValue<string>("--prompt")!, "-n", parse.GetValue<int>("--max-tokens").ToString(CultureInfo.InvariantCulture)];
         if (parse.GetValue<FileInfo?>("--model") is { } m)
-        {
-            start.ArgumentList.Add("--model");
-            start.ArgumentList.Add(m.FullName);
-        }
-
-        start.Environment.Clear();
-        foreach (System.Collections.DictionaryEntry e in context.EnvironmentVariables)
-            start.Environment[(string)e.Key] = e.Value as string;
+            args.AddRange(["--model", m.FullName]);
+        var start = DoctorCommand.IsolatedStart(unshare, context, args);
         using var process = Process.Start(start) ?? throw new CliException("could not start " + unshare);
         var stdout = process.StandardOutput.ReadToEndAsync(cancellationToken);
         var stderr = process.StandardError.ReadToEndAsync(cancellationToken);
