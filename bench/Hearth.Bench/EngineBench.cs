@@ -17,12 +17,17 @@ internal static class EngineBench
         var reps = args.Length > 4 ? int.Parse(args[4], CultureInfo.InvariantCulture) : 2;
         var pp = args.Length > 5 ? int.Parse(args[5], CultureInfo.InvariantCulture) : 512;
         var tg = args.Length > 6 ? int.Parse(args[6], CultureInfo.InvariantCulture) : 128;
-        var path = Path.Combine(Path.GetTempPath(), $"hearth-bench-{shape.Name}-{mix}-{Environment.ProcessId}.gguf");
+        // HEARTH_BENCH_MODEL=FILE keeps (and reuses) the model file, so llama.cpp's llama-bench can run on the same bytes.
+        var keep = Environment.GetEnvironmentVariable("HEARTH_BENCH_MODEL");
+        var path = keep ?? Path.Combine(Path.GetTempPath(), $"hearth-bench-{shape.Name}-{mix}-{Environment.ProcessId}.gguf");
         try
         {
             var sw = System.Diagnostics.Stopwatch.StartNew();
-            SyntheticModel.Write(path, shape, mix);
-            Console.WriteLine($"wrote {path} ({new FileInfo(path).Length / 1048576.0:F0} MiB) in {sw.Elapsed.TotalSeconds:F1} s");
+            if (keep is null || !File.Exists(path))
+            {
+                SyntheticModel.Write(path, shape, mix);
+                Console.WriteLine($"wrote {path} ({new FileInfo(path).Length / 1048576.0:F0} MiB) in {sw.Elapsed.TotalSeconds:F1} s");
+            }
             using var model = TransformerModel.Load(path);
             foreach (var t in threads)
             {
@@ -35,7 +40,8 @@ internal static class EngineBench
         }
         finally
         {
-            File.Delete(path);
+            if (keep is null)
+                File.Delete(path);
         }
     }
 }

@@ -5,7 +5,7 @@ using System.Runtime.Intrinsics.X86;
 namespace Hearth.Engine.Kernels;
 
 /// <summary>
-/// x86 SIMD dot products (AVX2, with AVX-VNNI's <c>vpdpbusd</c>/<c>vpdpwssd</c> where present; F32 also
+/// x86 SIMD dot products (AVX2, with AVX-VNNI's <c>vpdpbusd</c> where present; F32 also
 /// AVX-512). Same block formats and integer sums as <see cref="DotReference"/>; only the float
 /// accumulation order differs. Used only when <see cref="IsSupported"/>.
 /// </summary>
@@ -28,15 +28,6 @@ internal static unsafe class DotAvx2
         if (Vnni)
             return AvxVnni.MultiplyWideningAndAdd(Vector256<int>.Zero, u, s);
         return Avx2.MultiplyAddAdjacent(Avx2.MultiplyAddAdjacent(u, s), Vector256.Create((short)1));
-    }
-
-    /// <summary>acc + pairwise sums of p times scale (vpdpwssd or pmaddwd + add).</summary>
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static Vector256<int> MulAddPairs(Vector256<int> acc, Vector256<short> p, Vector256<short> scale)
-    {
-        if (Vnni)
-            return AvxVnni.MultiplyWideningAndAdd(acc, p, scale);
-        return Avx2.Add(acc, Avx2.MultiplyAddAdjacent(p, scale));
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
@@ -168,68 +159,93 @@ internal static unsafe class DotAvx2
         return Vector256.Sum(acc);
     }
 
+    /// <summary>The 8 six-bit scales (low ulong) and 8 six-bit mins (high ulong) of a Q4_K/Q5_K block, one per byte,
+    /// unpacked from the 12 packed bytes at <paramref name="q"/> with word operations instead of 16 byte extractions.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static (ulong Scales, ulong Mins) ScalesMinsK4(byte* q)
+    {
+        var u0 = *(uint*)q;
+        var u1 = *(uint*)(q + 4);
+        var u2 = *(uint*)(q + 8);
+        // Sub-blocks 0-3: the low 6 bits of bytes 0-3 (scales) and 4-7 (mins). Sub-blocks 4-7: a nibble of bytes 8-11
+        // plus the top 2 bits of bytes 0-3 (scales) or 4-7 (mins) as bits 4-5.
+        var scales = (u0 & 0x3F3F3F3Fu) | ((ulong)((u2 & 0x0F0F0F0Fu) | ((u0 >> 2) & 0x30303030u)) << 32);
+        var mins = (u1 & 0x3F3F3F3Fu) | ((ulong)(((u2 >> 4) & 0x0F0F0F0Fu) | ((u1 >> 2) & 0x30303030u)) << 32);
+        return (scales, mins);
+    }
+
+    /// <summary>Σⱼ minⱼ·(bsums[2j] + bsums[2j+1]) for a Q8_K block's 16 partial sums, as 8 int lanes.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector256<int> MinsTimesBlockSums(ulong mins, short* bsums)
+    {
+        var m = Vector128.CreateScalar(mins).AsByte();
+        var m16 = Avx2.ConvertToVector256Int16(Sse2.UnpackLow(m, m)); // m0 m0 m1 m1 … m7 m7 as shorts
+        return Avx2.MultiplyAddAdjacent(Vector256.Load(bsums), m16);
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector256<short> Broadcast16(ulong packed, int index) => Vector256.Create((short)(byte)(packed >> (8 * index)));
+
     public static float Q4_K(byte* w, byte* a, int n)
     {
+        // Two independent integer accumulators (low and high nibbles) so the adds do not form one long dependency
+        // chain; mins are applied with one SIMD multiply of the activation block sums per block.
         var acc = Vector256<float>.Zero;
+        var accMin = Vector256<float>.Zero;
         var mask = Vector256.Create((byte)0x0F);
-        float mins = 0;
         for (var b = 0; b < n / 256; b++, w += 144, a += ActivationQuantizer.Q8_KBlockBytes)
         {
+            var (scales, mins) = ScalesMinsK4(w + 4);
             var qs = w + 16;
             var y = (sbyte*)(a + 4);
-            var bsums = (short*)(a + 260);
-            var sumi = Vector256<int>.Zero;
-            var summ = 0;
+            var sumLo = Vector256<int>.Zero;
+            var sumHi = Vector256<int>.Zero;
             for (var c = 0; c < 4; c++)
             {
-                DotReference.ScaleMinK4(2 * c, w + 4, out var sc0, out var m0);
-                DotReference.ScaleMinK4(2 * c + 1, w + 4, out var sc1, out var m1);
-                summ += m0 * (bsums[4 * c] + bsums[4 * c + 1]) + m1 * (bsums[4 * c + 2] + bsums[4 * c + 3]);
                 var raw = Vector256.Load(qs + 32 * c);
-                var lo = raw & mask;
-                var hi = (raw.AsUInt16() >> 4).AsByte() & mask;
-                sumi = MulAddPairs(sumi, Avx2.MultiplyAddAdjacent(lo, Vector256.Load(y + 64 * c)), Vector256.Create((short)sc0));
-                sumi = MulAddPairs(sumi, Avx2.MultiplyAddAdjacent(hi, Vector256.Load(y + 64 * c + 32)), Vector256.Create((short)sc1));
+                var pLo = Avx2.MultiplyAddAdjacent(raw & mask, Vector256.Load(y + 64 * c));
+                var pHi = Avx2.MultiplyAddAdjacent((raw.AsUInt16() >> 4).AsByte() & mask, Vector256.Load(y + 64 * c + 32));
+                sumLo += Avx2.MultiplyAddAdjacent(pLo, Broadcast16(scales, 2 * c));
+                sumHi += Avx2.MultiplyAddAdjacent(pHi, Broadcast16(scales, 2 * c + 1));
             }
             var da = *(float*)a;
-            acc = Fma.MultiplyAdd(Avx.ConvertToVector256Single(sumi), Vector256.Create(da * Half16.Load(w)), acc);
-            mins += da * Half16.Load(w + 2) * summ;
+            acc = Fma.MultiplyAdd(Avx.ConvertToVector256Single(sumLo + sumHi), Vector256.Create(da * Half16.Load(w)), acc);
+            accMin = Fma.MultiplyAdd(Avx.ConvertToVector256Single(MinsTimesBlockSums(mins, (short*)(a + 260))),
+                Vector256.Create(da * Half16.Load(w + 2)), accMin);
         }
-        return Vector256.Sum(acc) - mins;
+        return Vector256.Sum(acc) - Vector256.Sum(accMin);
     }
 
     public static float Q5_K(byte* w, byte* a, int n)
     {
         var acc = Vector256<float>.Zero;
+        var accMin = Vector256<float>.Zero;
         var mask = Vector256.Create((byte)0x0F);
         var sixteen = Vector256.Create((byte)16);
-        float mins = 0;
         for (var b = 0; b < n / 256; b++, w += 176, a += ActivationQuantizer.Q8_KBlockBytes)
         {
+            var (scales, mins) = ScalesMinsK4(w + 4);
             var qhv = Vector256.Load(w + 16);
             var qs = w + 48;
             var y = (sbyte*)(a + 4);
-            var bsums = (short*)(a + 260);
-            var sumi = Vector256<int>.Zero;
-            var summ = 0;
+            var sumLo = Vector256<int>.Zero;
+            var sumHi = Vector256<int>.Zero;
             for (var c = 0; c < 4; c++)
             {
-                DotReference.ScaleMinK4(2 * c, w + 4, out var sc0, out var m0);
-                DotReference.ScaleMinK4(2 * c + 1, w + 4, out var sc1, out var m1);
-                summ += m0 * (bsums[4 * c] + bsums[4 * c + 1]) + m1 * (bsums[4 * c + 2] + bsums[4 * c + 3]);
                 var raw = Vector256.Load(qs + 32 * c);
                 var b0 = Vector256.Create((byte)(1 << (2 * c)));
                 var b1 = Vector256.Create((byte)(2 << (2 * c)));
                 var lo = (raw & mask) | (Vector256.Equals(qhv & b0, b0) & sixteen);
                 var hi = ((raw.AsUInt16() >> 4).AsByte() & mask) | (Vector256.Equals(qhv & b1, b1) & sixteen);
-                sumi = MulAddPairs(sumi, Avx2.MultiplyAddAdjacent(lo, Vector256.Load(y + 64 * c)), Vector256.Create((short)sc0));
-                sumi = MulAddPairs(sumi, Avx2.MultiplyAddAdjacent(hi, Vector256.Load(y + 64 * c + 32)), Vector256.Create((short)sc1));
+                sumLo += Avx2.MultiplyAddAdjacent(Avx2.MultiplyAddAdjacent(lo, Vector256.Load(y + 64 * c)), Broadcast16(scales, 2 * c));
+                sumHi += Avx2.MultiplyAddAdjacent(Avx2.MultiplyAddAdjacent(hi, Vector256.Load(y + 64 * c + 32)), Broadcast16(scales, 2 * c + 1));
             }
             var da = *(float*)a;
-            acc = Fma.MultiplyAdd(Avx.ConvertToVector256Single(sumi), Vector256.Create(da * Half16.Load(w)), acc);
-            mins += da * Half16.Load(w + 2) * summ;
+            acc = Fma.MultiplyAdd(Avx.ConvertToVector256Single(sumLo + sumHi), Vector256.Create(da * Half16.Load(w)), acc);
+            accMin = Fma.MultiplyAdd(Avx.ConvertToVector256Single(MinsTimesBlockSums(mins, (short*)(a + 260))),
+                Vector256.Create(da * Half16.Load(w + 2)), accMin);
         }
-        return Vector256.Sum(acc) - mins;
+        return Vector256.Sum(acc) - Vector256.Sum(accMin);
     }
 
     public static float Q6_K(byte* w, byte* a, int n)
@@ -245,7 +261,8 @@ internal static unsafe class DotAvx2
         {
             var sc = (sbyte*)(w + 192);
             var y = (sbyte*)(a + 4);
-            var sumi = Vector256<int>.Zero;
+            var sumA = Vector256<int>.Zero;
+            var sumB = Vector256<int>.Zero;
             for (var h = 0; h < 2; h++)
             {
                 var ql0 = Vector256.Load(w + 64 * h);
@@ -257,14 +274,136 @@ internal static unsafe class DotAvx2
                 var q3 = ((ql1.AsUInt16() >> 4).AsByte() & m4) | ((qh.AsUInt16() >> 2).AsByte() & m30);
                 var ys = y + 128 * h;
                 var s = sc + 8 * h;
-                sumi = MulAddPairs(sumi, Offset32(q0, Vector256.Load(ys), m32), Scales2(s[0], s[1]));
-                sumi = MulAddPairs(sumi, Offset32(q1, Vector256.Load(ys + 32), m32), Scales2(s[2], s[3]));
-                sumi = MulAddPairs(sumi, Offset32(q2, Vector256.Load(ys + 64), m32), Scales2(s[4], s[5]));
-                sumi = MulAddPairs(sumi, Offset32(q3, Vector256.Load(ys + 96), m32), Scales2(s[6], s[7]));
+                sumA += Avx2.MultiplyAddAdjacent(Offset32(q0, Vector256.Load(ys), m32), Scales2(s[0], s[1]));
+                sumB += Avx2.MultiplyAddAdjacent(Offset32(q1, Vector256.Load(ys + 32), m32), Scales2(s[2], s[3]));
+                sumA += Avx2.MultiplyAddAdjacent(Offset32(q2, Vector256.Load(ys + 64), m32), Scales2(s[4], s[5]));
+                sumB += Avx2.MultiplyAddAdjacent(Offset32(q3, Vector256.Load(ys + 96), m32), Scales2(s[6], s[7]));
             }
+            var sumi = sumA + sumB;
             sum += Vector256.Sum(sumi) * (Half16.Load(w + 208) * *(float*)a);
         }
         return sum;
+    }
+
+    public static float Q2_K(byte* w, byte* a, int n)
+    {
+        // Element e of a block: 2 bits of qs[32·(e/128) + e%32] at shift 2·((e%128)/32); 16 sub-blocks of 16 elements with
+        // a 4-bit scale (low nibble) and 4-bit min (high nibble) each.
+        var acc = Vector256<float>.Zero;
+        var accMin = Vector256<float>.Zero;
+        var three = Vector256.Create((byte)3);
+        var low4 = Vector128.Create((byte)0x0F);
+        for (var b = 0; b < n / 256; b++, w += 84, a += ActivationQuantizer.Q8_KBlockBytes)
+        {
+            var y = (sbyte*)(a + 4);
+            var sc = Vector128.Load(w);
+            var scales = Avx2.ConvertToVector256Int16(sc & low4);
+            var mins = Avx2.ConvertToVector256Int16((sc.AsUInt16() >> 4).AsByte() & low4);
+            var sumA = Vector256<int>.Zero;
+            var sumB = Vector256<int>.Zero;
+            for (var h = 0; h < 2; h++)
+            {
+                var raw = Vector256.Load(w + 16 + 32 * h);
+                var ys = y + 128 * h;
+                for (var g = 0; g < 4; g += 2)
+                {
+                    var q0 = (raw.AsUInt16() >> (2 * g)).AsByte() & three;
+                    var q1 = (raw.AsUInt16() >> (2 * g + 2)).AsByte() & three;
+                    sumA += Avx2.MultiplyAddAdjacent(Avx2.MultiplyAddAdjacent(q0, Vector256.Load(ys + 32 * g)), PairScales(scales, 8 * h + 2 * g));
+                    sumB += Avx2.MultiplyAddAdjacent(Avx2.MultiplyAddAdjacent(q1, Vector256.Load(ys + 32 * g + 32)), PairScales(scales, 8 * h + 2 * g + 2));
+                }
+            }
+            var da = *(float*)a;
+            acc = Fma.MultiplyAdd(Avx.ConvertToVector256Single(sumA + sumB), Vector256.Create(da * Half16.Load(w + 80)), acc);
+            var summ = Avx2.MultiplyAddAdjacent(Vector256.Load((short*)(a + 260)), mins);
+            accMin = Fma.MultiplyAdd(Avx.ConvertToVector256Single(summ), Vector256.Create(da * Half16.Load(w + 82)), accMin);
+        }
+        return Vector256.Sum(acc) - Vector256.Sum(accMin);
+    }
+
+    public static float Q3_K(byte* w, byte* a, int n)
+    {
+        // As Q2_K for the low 2 bits; the high bit (hmask[e%32] bit e/32) clear means −4, i.e. value = (q | 4·hbit) − 4.
+        // The −4 is taken off in the 16-bit pair sums as in Q6_K, so each block's dot is an exact integer.
+        var acc = Vector256<float>.Zero;
+        var three = Vector256.Create((byte)3);
+        var four = Vector256.Create((byte)4);
+        for (var b = 0; b < n / 256; b++, w += 110, a += ActivationQuantizer.Q8_KBlockBytes)
+        {
+            var y = (sbyte*)(a + 4);
+            var scales = Q3KScales(w + 96);
+            var hm = Vector256.Load(w);
+            var sumA = Vector256<int>.Zero;
+            var sumB = Vector256<int>.Zero;
+            for (var h = 0; h < 2; h++)
+            {
+                var raw = Vector256.Load(w + 32 + 32 * h);
+                var ys = y + 128 * h;
+                for (var g = 0; g < 4; g += 2)
+                {
+                    var bit0 = Vector256.Create((byte)(1 << (4 * h + g)));
+                    var bit1 = Vector256.Create((byte)(2 << (4 * h + g)));
+                    var q0 = ((raw.AsUInt16() >> (2 * g)).AsByte() & three) | (Vector256.Equals(hm & bit0, bit0) & four);
+                    var q1 = ((raw.AsUInt16() >> (2 * g + 2)).AsByte() & three) | (Vector256.Equals(hm & bit1, bit1) & four);
+                    var y0 = Vector256.Load(ys + 32 * g);
+                    var y1 = Vector256.Load(ys + 32 * g + 32);
+                    var p0 = Avx2.Subtract(Avx2.MultiplyAddAdjacent(q0, y0), Avx2.MultiplyAddAdjacent(four, y0));
+                    var p1 = Avx2.Subtract(Avx2.MultiplyAddAdjacent(q1, y1), Avx2.MultiplyAddAdjacent(four, y1));
+                    sumA += Avx2.MultiplyAddAdjacent(p0, PairScales(scales, 8 * h + 2 * g));
+                    sumB += Avx2.MultiplyAddAdjacent(p1, PairScales(scales, 8 * h + 2 * g + 2));
+                }
+            }
+            acc = Fma.MultiplyAdd(Avx.ConvertToVector256Single(sumA + sumB), Vector256.Create(*(float*)a * Half16.Load(w + 108)), acc);
+        }
+        return Vector256.Sum(acc);
+    }
+
+    /// <summary>Q3_K's 16 six-bit scales minus 32, as 16 shorts: low nibbles from bytes 0-7 (sub-blocks 0-7 low, 8-15
+    /// high nibble), two high bits from bytes 8-11 (shift 0, 2, 4, 6 for sub-blocks 0-3, 4-7, 8-11, 12-15).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector256<short> Q3KScales(byte* s)
+    {
+        var lowBits = *(ulong*)s;
+        var u = *(uint*)(s + 8);
+        const uint Two = 0x03030303u;
+        var first = (lowBits & 0x0F0F0F0F0F0F0F0FUL) | (((u & Two) | ((ulong)((u >> 2) & Two) << 32)) << 4);
+        var second = ((lowBits >> 4) & 0x0F0F0F0F0F0F0F0FUL) | ((((u >> 4) & Two) | ((ulong)((u >> 6) & Two) << 32)) << 4);
+        var bytes = Vector128.Create(first, second).AsByte();
+        return Avx2.ConvertToVector256Int16(bytes).AsInt16() - Vector256.Create((short)32);
+    }
+
+    /// <summary>Scale <paramref name="j"/> in the low 128-bit lane and scale j+1 in the high lane (for the two
+    /// 16-element halves of a 32-byte product).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector256<short> PairScales(Vector256<short> scales, int j) =>
+        Vector256.Create(Vector128.Create(scales.GetElement(j)), Vector128.Create(scales.GetElement(j + 1)));
+
+    public static float IQ4_XS(byte* w, byte* a, int n)
+    {
+        var acc = Vector256<float>.Zero;
+        var table = Vector256.Create(Vector128.Create(DotReference.Iq4Levels).AsByte());
+        for (var b = 0; b < n / 256; b++, w += 136, a += ActivationQuantizer.Q8_KBlockBytes)
+        {
+            var sh = *(ushort*)(w + 2);
+            var sl = *(uint*)(w + 4);
+            var y = (sbyte*)(a + 4);
+            var sumA = Vector256<int>.Zero;
+            var sumB = Vector256<int>.Zero;
+            for (var ib = 0; ib < 8; ib += 2)
+            {
+                var q0 = Avx2.Shuffle(table, Nibbles(w + 8 + 16 * ib)).AsSByte();
+                var q1 = Avx2.Shuffle(table, Nibbles(w + 8 + 16 * ib + 16)).AsSByte();
+                var y0 = Vector256.Load(y + 32 * ib);
+                var y1 = Vector256.Load(y + 32 * ib + 32);
+                var ls0 = (short)(((sl >> (4 * ib)) & 0xF | (((uint)sh >> (2 * ib)) & 3) << 4) - 32);
+                var ls1 = (short)(((sl >> (4 * ib + 4)) & 0xF | (((uint)sh >> (2 * ib + 2)) & 3) << 4) - 32);
+                // |q|·sign(y, q) pairs stay within 16 bits (2·127·127 < 32767).
+                sumA += Avx2.MultiplyAddAdjacent(Avx2.MultiplyAddAdjacent(Avx2.Abs(q0), Avx2.Sign(y0, q0)), Vector256.Create(ls0));
+                sumB += Avx2.MultiplyAddAdjacent(Avx2.MultiplyAddAdjacent(Avx2.Abs(q1), Avx2.Sign(y1, q1)), Vector256.Create(ls1));
+            }
+            acc = Fma.MultiplyAdd(Avx.ConvertToVector256Single(sumA + sumB), Vector256.Create(Half16.Load(w) * *(float*)a), acc);
+        }
+        return Vector256.Sum(acc);
     }
 
     /// <summary>Pair sums of (q − 32)·y for unsigned 6-bit q and signed y, in 16 bits (|result| ≤ 2·32·128).</summary>

@@ -72,12 +72,12 @@ internal sealed unsafe class WeightKernel
         Add(GgmlType.Q5_1, ActivationType.Q8_1, &DotReference.Q5_1, &DotAvx2.Q5_1);
         Add(GgmlType.Q8_0, ActivationType.Q8_0, &DotReference.Q8_0, &DotAvx2.Q8_0);
         Add(GgmlType.IQ4_NL, ActivationType.Q8_0, &DotReference.IQ4_NL, &DotAvx2.IQ4_NL);
-        Add(GgmlType.Q2_K, ActivationType.Q8_K, &DotReference.Q2_K, null);
-        Add(GgmlType.Q3_K, ActivationType.Q8_K, &DotReference.Q3_K, null);
+        Add(GgmlType.Q2_K, ActivationType.Q8_K, &DotReference.Q2_K, &DotAvx2.Q2_K);
+        Add(GgmlType.Q3_K, ActivationType.Q8_K, &DotReference.Q3_K, &DotAvx2.Q3_K);
         Add(GgmlType.Q4_K, ActivationType.Q8_K, &DotReference.Q4_K, &DotAvx2.Q4_K);
         Add(GgmlType.Q5_K, ActivationType.Q8_K, &DotReference.Q5_K, &DotAvx2.Q5_K);
         Add(GgmlType.Q6_K, ActivationType.Q8_K, &DotReference.Q6_K, &DotAvx2.Q6_K);
-        Add(GgmlType.IQ4_XS, ActivationType.Q8_K, &DotReference.IQ4_XS, null);
+        Add(GgmlType.IQ4_XS, ActivationType.Q8_K, &DotReference.IQ4_XS, &DotAvx2.IQ4_XS);
         return rows.ToDictionary(r => r.Type);
     }
 }

@@ -54,6 +54,7 @@ internal static class SyntheticModel
         w.SetMetadata("llama.rope.freq_base", GgufValue.FromSingle(10000f));
         w.SetMetadata("llama.rope.dimension_count", GgufValue.FromUInt32((uint)headDim));
         w.SetMetadata("llama.vocab_size", GgufValue.FromUInt32((uint)shape.VocabSize));
+        WriteVocabulary(w, shape.VocabSize);
 
         var e = shape.EmbeddingLength;
         var kv = shape.HeadCountKv * headDim;
@@ -95,6 +96,26 @@ internal static class SyntheticModel
         },
         _ => throw new ArgumentException($"Unknown quantization mix '{mix}'.", nameof(mix)),
     };
+
+    /// <summary>A placeholder SentencePiece vocabulary (&lt;unk&gt;, &lt;s&gt;, &lt;/s&gt;, then <c>t3</c>, <c>t4</c>, …) so that other
+    /// engines (llama.cpp's llama-bench) load the very same file for a same-run comparison.</summary>
+    private static void WriteVocabulary(GgufWriter w, int size)
+    {
+        var tokens = new string[size];
+        var types = new int[size];
+        for (var i = 0; i < size; i++)
+        {
+            tokens[i] = i switch { 0 => "<unk>", 1 => "<s>", 2 => "</s>", _ => "t" + i.ToString(System.Globalization.CultureInfo.InvariantCulture) };
+            types[i] = i == 0 ? 2 : i < 3 ? 3 : 1;
+        }
+        w.SetMetadata("tokenizer.ggml.model", GgufValue.FromString("llama"));
+        w.SetMetadata("tokenizer.ggml.tokens", GgufValue.FromArray(GgufArray.Create(tokens)));
+        w.SetMetadata("tokenizer.ggml.scores", GgufValue.FromArray(GgufArray.Create<float>(GgufValueType.Float32, new float[size])));
+        w.SetMetadata("tokenizer.ggml.token_type", GgufValue.FromArray(GgufArray.Create<int>(GgufValueType.Int32, types)));
+        w.SetMetadata("tokenizer.ggml.bos_token_id", GgufValue.FromUInt32(1));
+        w.SetMetadata("tokenizer.ggml.eos_token_id", GgufValue.FromUInt32(2));
+        w.SetMetadata("tokenizer.ggml.unknown_token_id", GgufValue.FromUInt32(0));
+    }
 
     private static void Vector(GgufWriter w, string name, int length, Random rng)
     {

@@ -77,7 +77,7 @@ public sealed unsafe class DotKernelTests
     [Fact]
     public void SimdKernelsExistForTheCommonTypes()
     {
-        foreach (var t in (GgmlType[])[GgmlType.F32, GgmlType.Q8_0, GgmlType.Q4_0, GgmlType.Q4_1, GgmlType.Q5_0, GgmlType.Q5_1, GgmlType.Q4_K, GgmlType.Q5_K, GgmlType.Q6_K, GgmlType.IQ4_NL])
+        foreach (var t in (GgmlType[])[GgmlType.F32, GgmlType.Q8_0, GgmlType.Q4_0, GgmlType.Q4_1, GgmlType.Q5_0, GgmlType.Q5_1, GgmlType.Q2_K, GgmlType.Q3_K, GgmlType.Q4_K, GgmlType.Q5_K, GgmlType.Q6_K, GgmlType.IQ4_NL, GgmlType.IQ4_XS])
             Assert.Equal(DotAvx2.IsSupported, WeightKernel.TryGet(t)!.HasFastPath);
     }
 
