@@ -37,7 +37,10 @@ internal static unsafe class KernelBench
                 {
                     for (var i = 0; i < cols; i++)
                         row[i] = (float)(rnd.NextDouble() * 2 - 1) * 0.05f;
-                    GgmlQuantize.Quantize(type, row, q);
+                    if (GgmlQuantize.IsSupported(type))
+                        GgmlQuantize.Quantize(type, row, q);
+                    else
+                        RandomBlocks(type, q, rnd);
                     for (var copy = r; copy < rows; copy += 256)
                         q.CopyTo(new Span<byte>(w + (long)copy * rowBytes, rowBytes));
                 }
@@ -53,6 +56,15 @@ internal static unsafe class KernelBench
             }
         }
         return 0;
+    }
+
+    /// <summary>Random quants with a small finite fp16 scale at the start of every block (iq4_xs: d comes first).</summary>
+    private static void RandomBlocks(GgmlType type, byte[] q, Random rnd)
+    {
+        rnd.NextBytes(q);
+        var blockBytes = GgmlTypeTraits.Get(type).TypeSize;
+        for (var o = 0; o < q.Length; o += blockBytes)
+            BitConverter.TryWriteBytes(q.AsSpan(o), BitConverter.HalfToUInt16Bits((Half)0.01f));
     }
 
     private static double Time(delegate*<byte*, byte*, int, float> dot, byte* w, byte* act, int rows, int rowBytes, int cols, double seconds)

@@ -1,4 +1,5 @@
 using System.Runtime.CompilerServices;
+using System.Runtime.Intrinsics;
 
 namespace Hearth.Engine.Kernels;
 
@@ -20,6 +21,26 @@ internal static unsafe class Half16
     /// <summary>The fp16 value stored at <paramref name="p"/> (little-endian), widened to float.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static float Load(byte* p) => Unsafe.Add(ref MemoryMarshalFirst(), *(ushort*)p);
+
+    /// <summary>
+    /// Eight fp16 values at <paramref name="p"/> widened to float, exactly (zeros, subnormals, infinities and NaNs
+    /// included) with integer SIMD: the exponent is re-biased in place, subnormals are normalised by a float
+    /// subtraction of 2^-14 (exact), and an all-ones exponent maps to float's.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector256<float> Load8(ushort* p)
+    {
+        var (lo, hi) = Vector128.Widen(Vector128.Load(p));
+        var h = Vector256.Create(lo, hi);
+        var magnitude = (h & Vector256.Create(0x7FFFu)) << 13;
+        var exponent = magnitude & Vector256.Create(0x0F800000u);
+        var rebias = Vector256.Create(112u << 23);
+        var bits = magnitude + rebias;
+        bits += Vector256.Equals(exponent, Vector256.Create(0x0F800000u)) & rebias; // inf / NaN: exponent 255
+        var subnormal = ((bits + Vector256.Create(1u << 23)).AsSingle() - Vector256.Create(113u << 23).AsSingle()).AsUInt32();
+        bits = Vector256.ConditionalSelect(Vector256.Equals(exponent, Vector256<uint>.Zero), subnormal, bits);
+        return (bits | ((h & Vector256.Create(0x8000u)) << 16)).AsSingle();
+    }
 
     /// <summary>Widens fp16 bits.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]

@@ -73,7 +73,14 @@ internal static unsafe class Blocks
     /// <summary>y += a · x with x in fp16.</summary>
     public static void AxpyHalf(float a, ushort* x, float* y, int n)
     {
-        for (var i = 0; i < n; i++)
+        var i = 0;
+        if (Vector256.IsHardwareAccelerated)
+        {
+            var va = Vector256.Create(a);
+            for (; i + 8 <= n; i += 8)
+                Vector256.FusedMultiplyAdd(va, Half16.Load8(x + i), Vector256.Load(y + i)).Store(y + i);
+        }
+        for (; i < n; i++)
             y[i] = MathF.FusedMultiplyAdd(a, Half16.ToSingle(x[i]), y[i]);
     }
 
@@ -85,8 +92,19 @@ internal static unsafe class Blocks
     /// <summary>Dot product of a float32 vector with an fp16 one.</summary>
     public static float DotHalf(float* x, ushort* y, int n)
     {
+        var i = 0;
         float sum = 0;
-        for (var i = 0; i < n; i++)
+        if (Vector256.IsHardwareAccelerated && n >= 16)
+        {
+            Vector256<float> s0 = default, s1 = default;
+            for (; i + 16 <= n; i += 16)
+            {
+                s0 = Vector256.FusedMultiplyAdd(Vector256.Load(x + i), Half16.Load8(y + i), s0);
+                s1 = Vector256.FusedMultiplyAdd(Vector256.Load(x + i + 8), Half16.Load8(y + i + 8), s1);
+            }
+            sum = Vector256.Sum(s0 + s1);
+        }
+        for (; i < n; i++)
             sum = MathF.FusedMultiplyAdd(x[i], Half16.ToSingle(y[i]), sum);
         return sum;
     }
