@@ -1,3 +1,4 @@
+using System.Collections.Concurrent;
 using System.Runtime.CompilerServices;
 using System.Threading.Channels;
 using Hearth.Engine.Model;
@@ -13,6 +14,10 @@ public sealed record EngineOptions
 {
     /// <summary>Threads per matrix product, the caller included; 0 = physical cores.</summary>
     public int Threads { get; init; }
+
+    /// <summary>Standalone LoRA adapter files (llama.cpp's GGUF LoRA format) to make available by name, in addition to
+    /// the domain adapters a Hearth bundle carries. A request picks one with <see cref="EngineChatOptionKeys.Adapter"/>.</summary>
+    public IReadOnlyDictionary<string, string>? AdapterFiles { get; init; }
 }
 
 /// <summary>Keys <see cref="EngineChatClient"/> reads from <see cref="ChatOptions.AdditionalProperties"/>.</summary>
@@ -20,6 +25,13 @@ public static class EngineChatOptionKeys
 {
     /// <summary><c>true</c>: the messages' text is the prompt as is (a completion), no chat template applied.</summary>
     public const string RawPrompt = "hearth.raw_prompt";
+
+    /// <summary>Name of the LoRA adapter to apply to this request (a bundle's domain, or a name from
+    /// <see cref="EngineOptions.AdapterFiles"/>); absent or empty: the base model. Switching adapters needs no reload.</summary>
+    public const string Adapter = "hearth.adapter";
+
+    /// <summary>User scale of <see cref="Adapter"/> (a number; default: the bundle's scale for that domain, else 1).</summary>
+    public const string AdapterScale = "hearth.adapter_scale";
 }
 
 /// <summary>
@@ -35,6 +47,8 @@ public sealed class EngineChatClient : IChatClient
     private readonly TextGenerator _generator;
     private readonly ChatTemplate? _template;
     private readonly string _modelId;
+    private readonly Dictionary<string, (LoraAdapter Adapter, float DefaultScale)> _adapters = new(StringComparer.Ordinal);
+    private readonly ConcurrentDictionary<(string, float), LoraSet> _adapterSets = new();
 
     private EngineChatClient(TransformerModel model, Tokenizer tokenizer, ChatTemplate? template, string modelId, int threads)
     {
@@ -60,13 +74,87 @@ public sealed class EngineChatClient : IChatClient
             var tokenizer = Tokenizer.FromGguf(model.File);
             var template = ChatTemplate.FromGguf(model.File);
             var id = model.File.Metadata.Name ?? Path.GetFileNameWithoutExtension(path);
-            return new EngineChatClient(model, tokenizer, template, id, options?.Threads ?? 0);
+            var client = new EngineChatClient(model, tokenizer, template, id, options?.Threads ?? 0);
+            try
+            {
+                client.LoadAdapters(path, options?.AdapterFiles);
+            }
+            catch
+            {
+                client.DisposeAdapters();
+                throw;
+            }
+            return client;
         }
         catch
         {
             model.Dispose();
             throw;
         }
+    }
+
+    /// <summary>The LoRA adapters requests can select (a bundle's domains, then <see cref="EngineOptions.AdapterFiles"/>).</summary>
+    public IReadOnlyList<string> AdapterNames => [.. _adapters.Keys];
+
+    private void LoadAdapters(string path, IReadOnlyDictionary<string, string>? files)
+    {
+        var meta = _model.File.Metadata;
+        foreach (var domain in BundleFormat.Domains(_model.File))
+        {
+            var alpha = meta.GetSingle(BundleFormat.DomainKey(domain, "alpha")) ?? 0f;
+            var scale = meta.GetSingle(BundleFormat.DomainKey(domain, "scale")) ?? 1f;
+            try
+            {
+                _adapters[domain] = (LoraAdapter.FromModelFile(_model, domain, BundleFormat.TensorPrefix(domain), alpha), scale);
+            }
+            catch (ModelLoadException e)
+            {
+                throw new ModelLoadException($"{path}: {e.Message}");
+            }
+        }
+        foreach (var (name, file) in files ?? new Dictionary<string, string>())
+        {
+            if (_adapters.ContainsKey(name))
+                throw new ArgumentException($"Adapter name '{name}' is used twice (the bundle already has a domain adapter of that name).", nameof(files));
+            _adapters[name] = (LoraAdapter.Open(file, _model, name), 1f);
+        }
+    }
+
+    private void DisposeAdapters()
+    {
+        foreach (var (adapter, _) in _adapters.Values)
+            adapter.Dispose();
+        _adapters.Clear();
+    }
+
+    private LoraSet? AdaptersFor(ChatOptions? options)
+    {
+        var props = options?.AdditionalProperties;
+        if (props is null || !props.TryGetValue(EngineChatOptionKeys.Adapter, out var value) || value is null)
+            return null;
+        var name = value as string ?? throw new ArgumentException($"'{EngineChatOptionKeys.Adapter}' must be a string (an adapter name).", nameof(options));
+        if (name.Length == 0)
+            return null;
+        if (!_adapters.TryGetValue(name, out var entry))
+        {
+            var known = _adapters.Count == 0 ? "this model has none" : "available: " + string.Join(", ", _adapters.Keys);
+            throw new ArgumentException($"Unknown LoRA adapter '{name}' for model '{_modelId}' ({known}).", nameof(options));
+        }
+        var scale = entry.DefaultScale;
+        if (props.TryGetValue(EngineChatOptionKeys.AdapterScale, out var s) && s is not null)
+        {
+            scale = s switch
+            {
+                float f => f,
+                double d => (float)d,
+                int i => i,
+                string text when float.TryParse(text, System.Globalization.NumberStyles.Float, System.Globalization.CultureInfo.InvariantCulture, out var parsed) => parsed,
+                _ => throw new ArgumentException($"'{EngineChatOptionKeys.AdapterScale}' must be a number.", nameof(options)),
+            };
+            if (!float.IsFinite(scale))
+                throw new ArgumentException($"'{EngineChatOptionKeys.AdapterScale}' must be finite.", nameof(options));
+        }
+        return _adapterSets.GetOrAdd((name, scale), key => new LoraSet([(_adapters[key.Item1].Adapter, key.Item2)]));
     }
 
     /// <inheritdoc />
@@ -142,8 +230,12 @@ public sealed class EngineChatClient : IChatClient
         return serviceType.IsInstanceOfType(this) ? this : null;
     }
 
-    /// <summary>Unmaps the model.</summary>
-    public void Dispose() => _model.Dispose();
+    /// <summary>Unmaps the model and any adapter files.</summary>
+    public void Dispose()
+    {
+        DisposeAdapters();
+        _model.Dispose();
+    }
 
     /// <summary>Renders the messages with the model's chat template and tokenizes the result.</summary>
     internal IReadOnlyList<int> BuildPrompt(IEnumerable<ChatMessage> messages, bool raw = false)
@@ -186,6 +278,7 @@ public sealed class EngineChatClient : IChatClient
             MaxTokens = options?.MaxOutputTokens ?? 512,
             Sampling = sampling,
             StopStrings = options?.StopSequences is { } stops ? [.. stops] : [],
+            Adapters = AdaptersFor(options),
         };
         generation.Validate();
         return (prompt, generation);

@@ -20,6 +20,9 @@ internal sealed record GenerationOptions
     /// <summary>Whether control tokens that are generated are rendered as text (e.g. for raw completions).</summary>
     public bool RenderSpecialTokens { get; init; }
 
+    /// <summary>LoRA adapters to apply for this generation (null: the base model).</summary>
+    public Model.LoraSet? Adapters { get; init; }
+
     /// <summary>Validates ranges, naming the bad value.</summary>
     public void Validate()
     {

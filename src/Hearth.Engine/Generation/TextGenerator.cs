@@ -33,7 +33,7 @@ internal sealed class TextGenerator(TransformerModel model, Tokenizer tokenizer,
         var contextLength = Math.Min(Model.Config.ContextLength, Math.Max(promptTokens.Count + options.MaxTokens, 1));
         if (promptTokens.Count >= Model.Config.ContextLength)
             throw new ArgumentException($"The prompt is {promptTokens.Count} tokens; the model's context holds {Model.Config.ContextLength}.", nameof(promptTokens));
-        using var session = new InferenceSession(Model, new SessionOptions { ContextLength = contextLength, Threads = threads });
+        using var session = new InferenceSession(Model, new SessionOptions { ContextLength = contextLength, Threads = threads, Adapters = options.Adapters });
         var sampler = new Sampler(options.Sampling, Model.Config.VocabSize);
         var decoder = Tokenizer.CreateDecoder(options.RenderSpecialTokens);
         var history = new List<int>(promptTokens.Count + options.MaxTokens);

@@ -30,6 +30,9 @@ internal sealed record SessionOptions
 
     /// <summary>How many positions' logits one <see cref="InferenceSession.Evaluate"/> call can return (1 = last only).</summary>
     public int LogitRows { get; init; } = 1;
+
+    /// <summary>LoRA adapters applied to every product of an adapted weight (null: the base model).</summary>
+    public LoraSet? Adapters { get; init; }
 }
 
 /// <summary>
@@ -53,6 +56,9 @@ internal sealed unsafe class InferenceSession : IDisposable
     private readonly float* _x, _xb, _q, _k, _v, _att, _tmp, _gate, _up, _logits, _ropeCos, _ropeSin, _scores;
     private readonly byte* _kCache, _vCache;
     private readonly int _logitRows;
+    private readonly LoraSet? _lora;
+    private readonly byte* _loraIn, _loraMidIn;
+    private readonly float* _loraMid, _loraOut;
     private bool _disposed;
 
     public InferenceSession(TransformerModel model, SessionOptions? options = null, WorkerPool? pool = null)
@@ -105,7 +111,21 @@ internal sealed unsafe class InferenceSession : IDisposable
         _kCache = Bytes((long)_c.LayerCount * ContextLength * _c.KeyWidth * kvElement);
         _vCache = Bytes((long)_c.LayerCount * ContextLength * _c.ValueWidth * kvElement);
         _attention = new AttentionJob(this);
+
+        _lora = options.Adapters;
+        if (_lora is not null)
+        {
+            // Scratch for s·B(A·x): the input converted for A, A·x (r per token) and converted for B, B·(A·x).
+            var maxOut = _lora.Adapters.SelectMany(a => a.Adapter.Pairs.Values).Max(p => p.B.Rows);
+            _loraIn = Bytes((long)b * maxCols * 4);
+            _loraMid = Floats((long)b * _lora.MaxRank);
+            _loraMidIn = Bytes((long)b * _lora.MaxRank * 4);
+            _loraOut = Floats((long)b * maxOut);
+        }
     }
+
+    /// <summary>The adapters this session applies, or null.</summary>
+    public LoraSet? Adapters => _lora;
 
     /// <summary>The model.</summary>
     public TransformerModel Model => _model;
@@ -249,6 +269,42 @@ internal sealed unsafe class InferenceSession : IDisposable
         if (w2 is not null)
             AddProduct(input, cols, tokens, w2, y2, ref done);
         _pool.Run(_matmul);
+        if (_lora is not null)
+        {
+            AddLora(input, cols, tokens, w0, y0);
+            if (w1 is not null)
+                AddLora(input, cols, tokens, w1, y1);
+            if (w2 is not null)
+                AddLora(input, cols, tokens, w2, y2);
+        }
+    }
+
+    // y += s·B(A·x) for each adapter term of w, computed like ggml does it: x converted to A's activation type
+    // (fp16 for an fp16 adapter), A·x converted again for B, the product scaled, then added.
+    private void AddLora(float* input, int cols, int tokens, WeightMatrix w, float* y)
+    {
+        var terms = _lora!.TermsFor(w);
+        if (terms is null)
+            return;
+        foreach (var term in terms)
+        {
+            var (a, b) = (term.A, term.B);
+            var aType = a.Kernel.Activation;
+            var aStride = ActivationQuantizer.RowBytes(aType, cols);
+            for (var t = 0; t < tokens; t++)
+                ActivationQuantizer.Quantize(aType, input + t * cols, _loraIn + (long)t * aStride, cols);
+            var rank = a.Rows;
+            MatMulJob.Compute(a, _loraIn, aStride, _loraMid, rank, tokens, 0, rank);
+            var bType = b.Kernel.Activation;
+            var bStride = ActivationQuantizer.RowBytes(bType, rank);
+            for (var t = 0; t < tokens; t++)
+                ActivationQuantizer.Quantize(bType, _loraMid + t * rank, _loraMidIn + (long)t * bStride, rank);
+            var rows = b.Rows;
+            MatMulJob.Compute(b, _loraMidIn, bStride, _loraOut, rows, tokens, 0, rows);
+            var scale = term.Scale;
+            for (long i = 0, count = (long)tokens * rows; i < count; i++)
+                y[i] += scale * _loraOut[i];
+        }
     }
 
     private void AddProduct(float* input, int cols, int tokens, WeightMatrix w, float* y, ref int done)
