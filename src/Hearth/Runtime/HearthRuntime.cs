@@ -52,7 +52,7 @@ public sealed class HearthRuntime : IDisposable
             Usage = UsageLedger.ForHome(config.HearthHome);
             SeedStats();
             Host = new ModelHost(options.Loader ?? new EmbeddedModelLoader(Store, options.Threads), config.Models.MemoryBudget, config.Models.KeepAlive, options.Time, options.Sweeper);
-            var embedded = new EmbeddedProvider(Host, config.Models.Default);
+            var embedded = new EmbeddedProvider(Host, config.Models.Default, config.Domains);
             _providers = new ProviderRegistry(config, Guard, embedded, options.Environment);
             _dispatcher = new ProviderDispatcher(config, _providers);
             Router = DomainRouter.Create(config, _stats);

@@ -4,6 +4,7 @@ using System.Collections.Concurrent;
 using System.Runtime.CompilerServices;
 using Anthropic;
 using Hearth.Configuration;
+using Hearth.Engine.Generation;
 using Hearth.Privacy;
 using Microsoft.Extensions.AI;
 using OllamaSharp;
@@ -22,14 +23,14 @@ public static class RuntimeChatOptionKeys
 }
 
 /// <summary>The embedded engine as a provider: each request leases its model from the <see cref="ModelHost"/>.</summary>
-internal sealed class EmbeddedProvider(ModelHost host, string? defaultModel) : IChatClient
+internal sealed class EmbeddedProvider(ModelHost host, string? defaultModel, IReadOnlyDictionary<string, DomainOptions>? domains = null) : IChatClient
 {
     public ChatClientMetadata Metadata { get; } = new("embedded", defaultModelId: defaultModel);
 
     public async Task<ChatResponse> GetResponseAsync(IEnumerable<ChatMessage> messages, ChatOptions? options = null, CancellationToken cancellationToken = default)
     {
         using var lease = await AcquireAsync(options, cancellationToken).ConfigureAwait(false);
-        var response = await lease.Client.GetResponseAsync(messages, options, cancellationToken).ConfigureAwait(false);
+        var response = await lease.Client.GetResponseAsync(messages, WithAdapter(lease.Client, options), cancellationToken).ConfigureAwait(false);
         // The name the model was asked for (a store reference), not the file's general.name.
         response.ModelId = lease.Plan.Name;
         return response;
@@ -38,11 +39,33 @@ internal sealed class EmbeddedProvider(ModelHost host, string? defaultModel) : I
     public async IAsyncEnumerable<ChatResponseUpdate> GetStreamingResponseAsync(IEnumerable<ChatMessage> messages, ChatOptions? options = null, [EnumeratorCancellation] CancellationToken cancellationToken = default)
     {
         using var lease = await AcquireAsync(options, cancellationToken).ConfigureAwait(false);
-        await foreach (var update in lease.Client.GetStreamingResponseAsync(messages, options, cancellationToken).ConfigureAwait(false))
+        await foreach (var update in lease.Client.GetStreamingResponseAsync(messages, WithAdapter(lease.Client, options), cancellationToken).ConfigureAwait(false))
         {
             update.ModelId = lease.Plan.Name;
             yield return update;
         }
+    }
+
+    /// <summary>
+    /// The LoRA adapter for the request's domain, as engine options: the domain's configured <c>adapter</c>, else — when
+    /// the model is a bundle carrying an adapter named after the domain — that one. One loaded bundle thus answers every
+    /// domain with its own adapter, switched per request without a reload. A caller's explicit choice wins.
+    /// </summary>
+    internal ChatOptions? WithAdapter(IChatClient client, ChatOptions? options)
+    {
+        var props = options?.AdditionalProperties;
+        if (props is null || props.ContainsKey(EngineChatOptionKeys.Adapter))
+            return options;
+        if (!props.TryGetValue(HearthChatOptionKeys.Domain, out var d) || d is not string domain)
+            return options;
+        var adapter = domains is not null && domains.TryGetValue(domain, out var o) ? o.Adapter : null;
+        if (adapter is null && client is EngineChatClient engine && engine.AdapterNames.Contains(domain))
+            adapter = domain;
+        if (adapter is null)
+            return options;
+        var copy = options!.Clone();
+        copy.AdditionalProperties = new AdditionalPropertiesDictionary(props) { [EngineChatOptionKeys.Adapter] = adapter };
+        return copy;
     }
 
     private Task<ModelHost.ModelLease> AcquireAsync(ChatOptions? options, CancellationToken cancellationToken)

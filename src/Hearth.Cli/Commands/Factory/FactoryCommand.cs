@@ -8,14 +8,15 @@ using Spectre.Console;
 
 namespace Hearth.Cli.Commands.Factory;
 
-/// <summary><c>hearth factory quantize|merge|validate</c>: build a deployable model from a base model and adapters.</summary>
+/// <summary><c>hearth factory quantize|merge|validate|bundle</c>: build a deployable model from a base model and adapters.</summary>
 internal static class FactoryCommand
 {
-    public static Command Create(CliContext context) => new("factory", "Build deployable models: quantize, merge LoRA adapters, validate")
+    public static Command Create(CliContext context) => new("factory", "Build deployable models: quantize, merge LoRA adapters, validate, bundle")
     {
         QuantizeCommand(context),
         MergeCommand.Create(context),
         ValidateCommand.Create(context),
+        BundleCommand.Create(context),
     };
 
     private static Command QuantizeCommand(CliContext context)
