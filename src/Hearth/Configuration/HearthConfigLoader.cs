@@ -164,6 +164,8 @@ public static class HearthConfigLoader
             Default = r.String("default", d.Default),
             HuggingFaceUrl = r.Endpoint("huggingface_url", d.HuggingFaceUrl)!,
             OllamaRegistryUrl = r.Endpoint("ollama_registry_url", d.OllamaRegistryUrl)!,
+            DownloadSegments = r.Integer("download_segments", d.DownloadSegments, 1, 32),
+            ParallelDownloadMinSize = r.Size("parallel_download_min_size", d.ParallelDownloadMinSize, 0, 1L << 50),
         };
         r.Finish();
         return o;

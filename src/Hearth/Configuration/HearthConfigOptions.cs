@@ -125,6 +125,12 @@ public sealed record ModelsOptions
 
     /// <summary>Base URL of the Ollama registry (or a mirror) for <c>ollama.com/...</c> pulls; default <c>https://registry.ollama.ai</c>.</summary>
     public Uri OllamaRegistryUrl { get; init; } = new("https://registry.ollama.ai");
+
+    /// <summary>Byte ranges downloaded at once for a large file from a server that supports ranges; default 4, 1 disables it.</summary>
+    public int DownloadSegments { get; init; } = 4;
+
+    /// <summary>Smallest file split into parallel ranges; default 64 MiB.</summary>
+    public long ParallelDownloadMinSize { get; init; } = 64L << 20;
 }
 
 /// <summary>The <c>privacy</c> section.</summary>
