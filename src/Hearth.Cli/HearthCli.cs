@@ -39,6 +39,7 @@ internal static class HearthCli
             AuditCommand.Create(context),
             RedactCommand.Create(context),
             DoctorCommand.Create(context),
+            Commands.Setup.SetupCommand.Create(context),
             TokenizeCommand.CreateTokenize(context),
             TokenizeCommand.CreateTemplate(context),
             RouteCommand.Create(context),

@@ -55,6 +55,9 @@ public sealed class HearthServer : IAsyncDisposable
 
         var builder = WebApplication.CreateSlimBuilder();
         builder.Logging.ClearProviders();
+        // Every server log line goes through the PHI redactor into $HEARTH_HOME/logs/hearth.log (none when logging_mode: disabled).
+        if (RedactingLoggerProvider.ForConfig(runtime.Config, LogLevel.Warning) is { } logs)
+            builder.Logging.AddProvider(logs);
         builder.WebHost.ConfigureKestrel(k =>
         {
             k.Limits.MaxRequestBodySize = options.MaxRequestBodyBytes;

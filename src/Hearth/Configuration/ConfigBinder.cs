@@ -78,6 +78,14 @@ internal sealed class SectionReader(BindContext context, string path, MapNode? m
             return d < min || d > max ? (d, Range(min, max)) : (d, null);
         }, v => v.ToString("R", CultureInfo.InvariantCulture));
 
+    public int Integer(string key, int fallback, int min, int max)
+        => Scalar(key, fallback, s =>
+        {
+            if (!int.TryParse(s, NumberStyles.Integer, CultureInfo.InvariantCulture, out var i))
+                return (0, "expected a whole number");
+            return i < min || i > max ? (i, Range(min, max)) : (i, null);
+        }, v => v.ToString(CultureInfo.InvariantCulture));
+
     public long Size(string key, long fallback, long min, long max)
         => Scalar(key, fallback, s =>
         {

@@ -33,6 +33,9 @@ public sealed record HearthConfig
     /// <summary>Providers by name; <c>embedded</c>, <c>ollama</c>, <c>openai</c> and <c>anthropic</c> are always present.</summary>
     public IReadOnlyDictionary<string, ProviderOptions> Providers { get; init; } = new Dictionary<string, ProviderOptions>(StringComparer.Ordinal);
 
+    /// <summary>The <c>cost</c> section (price tables for <c>hearth cost</c>).</summary>
+    public CostOptions Cost { get; init; } = new();
+
     /// <summary>Every effective value with its origin, in schema order.</summary>
     public IReadOnlyList<ConfigValue> Effective { get; init; } = [];
 

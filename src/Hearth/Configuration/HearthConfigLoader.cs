@@ -107,6 +107,7 @@ public static class HearthConfigLoader
         var router = BindRouter(top.Section("router"));
         var providers = BindProviders(top.Section("providers"));
         var domains = BindDomains(top.Section("domains"), healthcare);
+        var cost = BindCost(top.Section("cost"));
         top.Finish();
 
         var config = new HearthConfig
@@ -120,6 +121,7 @@ public static class HearthConfigLoader
             Router = router,
             Providers = providers,
             Domains = domains,
+            Cost = cost,
             Effective = ctx.Effective,
         };
         CheckContradictions(config, ctx);
@@ -164,6 +166,38 @@ public static class HearthConfigLoader
             Default = r.String("default", d.Default),
             HuggingFaceUrl = r.Endpoint("huggingface_url", d.HuggingFaceUrl)!,
             OllamaRegistryUrl = r.Endpoint("ollama_registry_url", d.OllamaRegistryUrl)!,
+            DownloadSegments = r.Integer("download_segments", d.DownloadSegments, 1, 32),
+            ParallelDownloadMinSize = r.Size("parallel_download_min_size", d.ParallelDownloadMinSize, 0, 1L << 50),
+        };
+        r.Finish();
+        return o;
+    }
+
+    private static CostOptions BindCost(SectionReader r)
+    {
+        var d = new CostOptions();
+        var table = r.Section("cloud_prices");
+        var prices = new Dictionary<string, CloudPrice>(StringComparer.Ordinal);
+        foreach (var (name, e) in table.Entries())
+        {
+            foreach (var side in (string[])["input", "output"])
+            {
+                if (!e.Has(side))
+                    r.Context.Errors.Add(new ConfigError(e.KeyOf(side), e.Map?.Origin ?? ConfigOrigin.Default, $"required: USD per 1M {side} tokens"));
+            }
+
+            prices[name] = new CloudPrice(e.Number("input", 0, 0, 1e6), e.Number("output", 0, 0, 1e6));
+            e.Finish();
+        }
+
+        table.Finish();
+        var o = new CostOptions
+        {
+            CloudPrices = prices,
+            HardwarePrice = r.Number("hardware_price", d.HardwarePrice, 0, 1e9),
+            LifetimeHours = r.Number("lifetime_hours", d.LifetimeHours, 1, 1e7),
+            PowerWatts = r.Number("power_watts", d.PowerWatts, 0, 1e6),
+            KwhPrice = r.Number("kwh_price", d.KwhPrice, 0, 1000),
         };
         r.Finish();
         return o;

@@ -125,6 +125,12 @@ public sealed record ModelsOptions
 
     /// <summary>Base URL of the Ollama registry (or a mirror) for <c>ollama.com/...</c> pulls; default <c>https://registry.ollama.ai</c>.</summary>
     public Uri OllamaRegistryUrl { get; init; } = new("https://registry.ollama.ai");
+
+    /// <summary>Byte ranges downloaded at once for a large file from a server that supports ranges; default 4, 1 disables it.</summary>
+    public int DownloadSegments { get; init; } = 4;
+
+    /// <summary>Smallest file split into parallel ranges; default 64 MiB.</summary>
+    public long ParallelDownloadMinSize { get; init; } = 64L << 20;
 }
 
 /// <summary>The <c>privacy</c> section.</summary>
@@ -243,3 +249,31 @@ public sealed record ProviderOptions
     /// <summary>True when requests to this provider leave the machine: a cloud type, or a URL whose host is not loopback.</summary>
     public bool IsExternal => Type is ProviderType.OpenAI or ProviderType.Anthropic || (Url is not null && !EndpointRules.IsLoopbackHost(Url.Host));
 }
+
+/// <summary>
+/// The <c>cost</c> section: what <c>hearth cost</c> compares local traffic against. Cloud price tables per provider/model
+/// (USD per 1M input/output tokens) and the local machine's price, lifetime, power draw and electricity price.
+/// Command-line options of <c>hearth cost</c> override these.
+/// </summary>
+public sealed record CostOptions
+{
+    /// <summary>Cloud price tables by provider/model name (e.g. <c>openai/gpt-4o</c>); empty means the built-in list prices.</summary>
+    public IReadOnlyDictionary<string, CloudPrice> CloudPrices { get; init; } = new Dictionary<string, CloudPrice>(StringComparer.Ordinal);
+
+    /// <summary>What the machine cost (USD); default 1500.</summary>
+    public double HardwarePrice { get; init; } = 1500;
+
+    /// <summary>Hours of use the hardware is written off over; default 8760 (3 years of 8 h days).</summary>
+    public double LifetimeHours { get; init; } = 3 * 365 * 8;
+
+    /// <summary>Power draw while generating (W); default 65.</summary>
+    public double PowerWatts { get; init; } = 65;
+
+    /// <summary>Electricity price (USD per kWh); default 0.20.</summary>
+    public double KwhPrice { get; init; } = 0.20;
+}
+
+/// <summary>A cloud price: USD per 1M input tokens and per 1M output tokens.</summary>
+/// <param name="Input">USD per 1M input (prompt) tokens.</param>
+/// <param name="Output">USD per 1M output (completion) tokens.</param>
+public sealed record CloudPrice(double Input, double Output);

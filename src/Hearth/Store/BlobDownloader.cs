@@ -40,6 +40,10 @@ internal sealed record DownloadResult(string Hex, long Size, string BlobPath, lo
 /// (key = the expected digest, or a hash of the URL), resumed with <c>Range</c> after a dropped connection or a
 /// restart, verified, then moved atomically to <c>blobs/sha256-&lt;hex&gt;</c>. A per-key file lock makes two pulls of
 /// the same blob (in one process or two) take turns: the second finds the blob and transfers nothing.
+/// A large file (at least <see cref="ParallelMinSize"/> bytes) from a server that answers <c>Accept-Ranges: bytes</c> with
+/// a known length is fetched as <see cref="ParallelSegments"/> byte ranges at once into a preallocated partial file; the
+/// sidecar records each segment's progress, so a restart requests only the missing bytes of each segment. The assembled
+/// file is hashed after the segments finish, before the atomic move.
 /// </summary>
 internal sealed class BlobDownloader(ModelStore store, HttpClient http)
 {
@@ -49,6 +53,18 @@ internal sealed class BlobDownloader(ModelStore store, HttpClient http)
     public int MaxAttempts { get; init; } = 4;
 
     public TimeSpan RetryDelay { get; init; } = TimeSpan.FromSeconds(1);
+
+    /// <summary>Byte ranges fetched at once for a large file from a server that supports ranges; 1 disables parallel downloads.</summary>
+    public int ParallelSegments { get; init; } = 4;
+
+    /// <summary>Smallest file (bytes) that is split into parallel ranges.</summary>
+    public long ParallelMinSize { get; init; } = 64L << 20;
+
+    /// <summary>Bytes a segment receives between two updates of its recorded progress in the sidecar.</summary>
+    private const long SidecarInterval = 4L << 20;
+
+    /// <summary>Set when a server advertised ranges but did not honour one: later attempts download in one stream.</summary>
+    private volatile bool _rangesUnreliable;
 
     public async Task<DownloadResult> DownloadAsync(DownloadRequest request, Action<DownloadProgress>? progress = null, CancellationToken cancellationToken = default)
     {
@@ -72,7 +88,7 @@ internal sealed class BlobDownloader(ModelStore store, HttpClient http)
         {
             try
             {
-                var result = await AttemptAsync(request with { ExpectedSha256 = expected }, partial, n => transferred += n, progress, cancellationToken);
+                var result = await AttemptAsync(request with { ExpectedSha256 = expected }, partial, n => Interlocked.Add(ref transferred, n), progress, cancellationToken);
                 if (expected is null)
                     File.WriteAllText(doneMarker, result.Hex);
                 return result with { BytesTransferred = transferred };
@@ -99,6 +115,17 @@ internal sealed class BlobDownloader(ModelStore store, HttpClient http)
     {
         var sidecar = partial[..^".partial".Length] + ".json";
         var info = ReadSidecar(sidecar);
+        if (info?.Segments is { Count: > 0 } segments)
+        {
+            if (info.Total is { } segmentedTotal && FileSize(partial) == segmentedTotal && (request.ExpectedSize ?? segmentedTotal) == segmentedTotal)
+                return await SegmentedAsync(request with { ExpectedSha256 = request.ExpectedSha256 ?? info.Sha256 }, partial, sidecar, info, null, counted, progress, cancellationToken);
+
+            // The record does not match the data on disk: start again from zero.
+            Truncate(partial, 0);
+            File.Delete(sidecar);
+            info = null;
+        }
+
         var have = FileSize(partial);
         if (request.ExpectedSize is { } size && have > size)
             have = Truncate(partial, 0);
@@ -169,6 +196,12 @@ internal sealed class BlobDownloader(ModelStore store, HttpClient http)
             throw new ModelStoreException($"{Describe(request)} has {t} bytes, expected {expectedSize}");
         total ??= request.ExpectedSize;
 
+        if (have == 0 && status == 200 && total is { } whole && CanSplit(response, whole))
+        {
+            var split = new PartialInfo(request.Url.AbsoluteUri, response.Headers.ETag?.ToString(), whole) { Sha256 = request.ExpectedSha256, Segments = Split(whole) };
+            return await SegmentedAsync(request, partial, sidecar, split, response, counted, progress, cancellationToken);
+        }
+
         WriteSidecar(sidecar, new PartialInfo(request.Url.AbsoluteUri, response.Headers.ETag?.ToString(), total));
         var buffer = ArrayPool<byte>.Shared.Rent(BufferSize);
         try
@@ -203,6 +236,216 @@ internal sealed class BlobDownloader(ModelStore store, HttpClient http)
             throw new IOException($"the connection to {request.Url.Authority} closed after {have} of {expectedTotal} bytes");
         progress?.Invoke(new DownloadProgress(request.Label, have, total ?? have));
         return Complete(request, partial, sidecar, hash, have);
+    }
+
+    private bool CanSplit(HttpResponseMessage response, long total)
+        => ParallelSegments > 1 && !_rangesUnreliable && total >= ParallelMinSize && total >= ParallelSegments
+            && response.Headers.AcceptRanges.Contains("bytes", StringComparer.OrdinalIgnoreCase)
+            && response.Content.Headers.ContentEncoding.Count == 0;
+
+    private SegmentInfo[] Split(long total)
+    {
+        var size = (total + ParallelSegments - 1) / ParallelSegments;
+        var segments = new SegmentInfo[ParallelSegments];
+        for (var i = 0; i < segments.Length; i++)
+            segments[i] = new SegmentInfo(Math.Min(total, i * size), Math.Min(total, (i + 1) * size), 0);
+        return segments;
+    }
+
+    /// <summary>
+    /// Fetches the missing bytes of every segment at once (segment 0 from <paramref name="first"/>, the plain GET that
+    /// told us the length, when given), records each segment's progress in the sidecar as it goes, then hashes the
+    /// assembled file and completes. A segment that fails leaves its progress recorded; the others run to their end.
+    /// </summary>
+    private async Task<DownloadResult> SegmentedAsync(DownloadRequest request, string partial, string sidecar, PartialInfo info, HttpResponseMessage? first,
+        Action<long> counted, Action<DownloadProgress>? progress, CancellationToken cancellationToken)
+    {
+        var total = info.Total!.Value;
+        var states = info.Segments!.Select(s => new SegmentState(s)).ToArray();
+        if (first is not null)
+        {
+            await using (var create = new FileStream(partial, FileMode.Create, FileAccess.Write, FileShare.ReadWrite))
+                create.SetLength(total);
+        }
+
+        var gate = new Lock();
+        void Save()
+        {
+            lock (gate)
+                WriteSidecar(sidecar, info with { Segments = states.Select(s => s.Snapshot()).ToArray() });
+        }
+
+        Save();
+        var received = states.Sum(s => s.Done);
+        var lastReport = received;
+        void Count(int n)
+        {
+            counted(n);
+            var now = Interlocked.Add(ref received, n);
+            if (progress is not null && now - Interlocked.Read(ref lastReport) >= BufferSize)
+            {
+                Interlocked.Exchange(ref lastReport, now);
+                progress(new DownloadProgress(request.Label, now, total));
+            }
+        }
+
+        using var abort = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        var restart = 0;
+        var tasks = new List<Task>();
+        for (var i = 0; i < states.Length; i++)
+        {
+            var state = states[i];
+            if (state.Done >= state.Length)
+            {
+                if (i == 0)
+                    first?.Dispose();
+                continue;
+            }
+
+            var body = i == 0 && first is not null ? first : null;
+            tasks.Add(Task.Run(async () =>
+            {
+                try
+                {
+                    await FetchSegmentAsync(request, partial, info, state, body, Count, Save, abort.Token);
+                }
+                catch (SegmentRestartException)
+                {
+                    Interlocked.Exchange(ref restart, 1);
+                    throw;
+                }
+                catch (Exception ex) when (!IsTransient(ex, abort.Token))
+                {
+                    await abort.CancelAsync();
+                    throw;
+                }
+                finally
+                {
+                    Save();
+                }
+            }, CancellationToken.None));
+        }
+
+        try
+        {
+            await Task.WhenAll(tasks);
+        }
+        catch (Exception) when (Volatile.Read(ref restart) == 1)
+        {
+            _rangesUnreliable = true;
+            Truncate(partial, 0);
+            File.Delete(sidecar);
+            throw new HttpRequestException($"{Describe(request)} changed or ignored a range request during a parallel download; restarting from zero");
+        }
+        catch (Exception) when (tasks.Select(t => t.Exception?.InnerException).FirstOrDefault(e => e is not null && !IsTransient(e, cancellationToken) && e is not OperationCanceledException) is { } fatal)
+        {
+            System.Runtime.ExceptionServices.ExceptionDispatchInfo.Throw(fatal);
+            throw;
+        }
+
+        using var hash = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
+        var hashed = await SeedAsync(hash, partial, total, cancellationToken);
+        progress?.Invoke(new DownloadProgress(request.Label, total, total));
+        return Complete(request, partial, sidecar, hash, hashed);
+    }
+
+    private async Task FetchSegmentAsync(DownloadRequest request, string partial, PartialInfo info, SegmentState state, HttpResponseMessage? first,
+        Action<int> count, Action save, CancellationToken cancellationToken)
+    {
+        var response = first;
+        try
+        {
+            if (response is null)
+            {
+                using var message = new HttpRequestMessage(HttpMethod.Get, request.Url);
+                message.Headers.Authorization = request.Authorization;
+                if (request.Headers is not null)
+                {
+                    foreach (var (name, value) in request.Headers)
+                        message.Headers.TryAddWithoutValidation(name, value);
+                }
+
+                message.Headers.Range = new RangeHeaderValue(state.Start + state.Done, state.End - 1);
+                if (info.ETag is { } etag && EntityTagHeaderValue.TryParse(etag, out var tag) && !tag.IsWeak)
+                    message.Headers.IfRange = new RangeConditionHeaderValue(tag);
+                response = await http.SendAsync(message, HttpCompletionOption.ResponseHeadersRead, cancellationToken);
+                if (response.StatusCode != HttpStatusCode.PartialContent)
+                {
+                    if (response.IsSuccessStatusCode || (int)response.StatusCode == 416)
+                        throw new SegmentRestartException();
+                    throw HttpFailure(request, response);
+                }
+
+                var range = response.Content.Headers.ContentRange;
+                if (range is null || range.From != state.Start + state.Done || range.To != state.End - 1 || (range.Length is { } length && length != info.Total))
+                    throw new SegmentRestartException();
+            }
+
+            var buffer = ArrayPool<byte>.Shared.Rent(BufferSize);
+            try
+            {
+                await using var body = await response.Content.ReadAsStreamAsync(cancellationToken);
+                await using var file = new FileStream(partial, FileMode.Open, FileAccess.Write, FileShare.ReadWrite, 1, FileOptions.Asynchronous);
+                file.Position = state.Start + state.Done;
+                var sinceSave = 0L;
+                while (state.Done < state.Length)
+                {
+                    var want = (int)Math.Min(BufferSize, state.Length - state.Done);
+                    var n = await body.ReadAsync(buffer.AsMemory(0, want), cancellationToken);
+                    if (n == 0)
+                        break;
+                    await file.WriteAsync(buffer.AsMemory(0, n), cancellationToken);
+                    state.Advance(n);
+                    count(n);
+                    sinceSave += n;
+                    if (sinceSave >= SidecarInterval)
+                    {
+                        sinceSave = 0;
+                        save();
+                    }
+                }
+
+                file.Flush(flushToDisk: true);
+            }
+            finally
+            {
+                ArrayPool<byte>.Shared.Return(buffer);
+            }
+
+            if (state.Done < state.Length)
+                throw new IOException($"the connection to {request.Url.Authority} closed after {state.Done} of {state.Length} bytes of the range starting at {state.Start}");
+        }
+        finally
+        {
+            response?.Dispose();
+        }
+    }
+
+    /// <summary>Progress of one segment, shared between its download task and the sidecar writer.</summary>
+    private sealed class SegmentState(SegmentInfo info)
+    {
+        private long _done = Math.Clamp(info.Done, 0, info.End - info.Start);
+
+        public long Start { get; } = info.Start;
+
+        public long End { get; } = info.End;
+
+        public long Length => End - Start;
+
+        public long Done => Interlocked.Read(ref _done);
+
+        public void Advance(int n) => Interlocked.Add(ref _done, n);
+
+        public SegmentInfo Snapshot() => new(Start, End, Done);
+    }
+
+    /// <summary>The server answered a range request with something other than that range: the partial data is discarded.</summary>
+    private sealed class SegmentRestartException : Exception
+    {
+        public SegmentRestartException()
+            : base("range request not honoured")
+        {
+        }
     }
 
     private DownloadResult Complete(DownloadRequest request, string partial, string sidecar, IncrementalHash hash, long size)
@@ -310,6 +553,11 @@ internal sealed class BlobDownloader(ModelStore store, HttpClient http)
         }
     }
 
+    /// <summary>Writes the sidecar atomically (temp file + rename), so a kill never leaves a torn record.</summary>
     private static void WriteSidecar(string path, PartialInfo info)
-        => File.WriteAllText(path, JsonSerializer.Serialize(info, StoreJsonContext.Default.PartialInfo));
+    {
+        var temp = path + ".tmp";
+        File.WriteAllText(temp, JsonSerializer.Serialize(info, StoreJsonContext.Default.PartialInfo));
+        File.Move(temp, path, overwrite: true);
+    }
 }

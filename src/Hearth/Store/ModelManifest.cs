@@ -87,4 +87,14 @@ internal sealed record ManifestLayer
 internal sealed partial class StoreJsonContext : JsonSerializerContext;
 
 /// <summary>Sidecar of a partial download: what the bytes belong to, so a later pull can resume them.</summary>
-internal sealed record PartialInfo(string Url, string? ETag, long? Total);
+internal sealed record PartialInfo(string Url, string? ETag, long? Total)
+{
+    /// <summary>The digest the data must have, when a response header named it (so a resumed segmented pull still checks it).</summary>
+    public string? Sha256 { get; init; }
+
+    /// <summary>Set for a parallel ranged download: the file is preallocated to <see cref="Total"/> and each segment records its progress.</summary>
+    public IReadOnlyList<SegmentInfo>? Segments { get; init; }
+}
+
+/// <summary>One byte range <c>[Start, End)</c> of a parallel download, of which the first <see cref="Done"/> bytes are on disk.</summary>
+internal sealed record SegmentInfo(long Start, long End, long Done);

@@ -397,7 +397,13 @@ internal sealed partial class ModelPuller(ModelStore store, HearthConfig config,
 
     // ---- plumbing ----
 
-    private BlobDownloader Downloader(HttpClient http) => new(store, http) { MaxAttempts = MaxAttempts, RetryDelay = RetryDelay };
+    private BlobDownloader Downloader(HttpClient http) => new(store, http)
+    {
+        MaxAttempts = MaxAttempts,
+        RetryDelay = RetryDelay,
+        ParallelSegments = config.Models.DownloadSegments,
+        ParallelMinSize = config.Models.ParallelDownloadMinSize,
+    };
 
     /// <summary>A client whose guard allows the source's own endpoint plus the configured allow-list (redirect targets).</summary>
     private HttpClient CreateClient(Uri source)

@@ -118,6 +118,25 @@ public sealed class HearthConfigTests
     }
 
     [Fact]
+    public void CostSectionBindsPriceTablesAndLocalCosts()
+    {
+        var (c, errors) = Check("cost:\n  hardware_price: 2400\n  lifetime_hours: 12000\n  power_watts: 90\n  kwh_price: 0.3\n  cloud_prices:\n    openai/gpt-4o: { input: 2.5, output: 10 }\n    anthropic/claude-sonnet: { input: 3, output: 15 }\n");
+        Assert.Empty(errors);
+        Assert.Equal(2400, c.Cost.HardwarePrice);
+        Assert.Equal(12000, c.Cost.LifetimeHours);
+        Assert.Equal(90, c.Cost.PowerWatts);
+        Assert.Equal(0.3, c.Cost.KwhPrice);
+        Assert.Equal(new CloudPrice(2.5, 10), c.Cost.CloudPrices["openai/gpt-4o"]);
+        Assert.Equal(new CloudPrice(3, 15), c.Cost.CloudPrices["anthropic/claude-sonnet"]);
+        Assert.Empty(Check("").Config.Cost.CloudPrices);
+        Assert.Equal(1500, Check("").Config.Cost.HardwarePrice);
+
+        var missing = Single(Check("cost:\n  cloud_prices:\n    x: { input: 1 }\n").Errors);
+        Assert.Equal("cost.cloud_prices.x.output", missing.Key);
+        Assert.Contains("required", missing.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public void UnknownSectionIsReported()
     {
         var e = Single(Check("system: {}\nplugins:\n  x: 1\n").Errors);
@@ -129,6 +148,15 @@ public sealed class HearthConfigTests
     [InlineData("models:\n  auto_download: maybe\n", "models.auto_download", 2, "true or false")]
     [InlineData("models:\n  memory_budget: lots\n", "models.memory_budget", 2, "size")]
     [InlineData("models:\n  memory_budget: 1MiB\n", "models.memory_budget", 2, "out of range")]
+    [InlineData("cost:\n  power_watts: -5\n", "cost.power_watts", 2, "out of range")]
+    [InlineData("cost:\n  kwh_price: cheap\n", "cost.kwh_price", 2, "number")]
+    [InlineData("cost:\n  hardware_costs: 3\n", "cost.hardware_costs", 2, "unknown key")]
+    [InlineData("cost:\n  cloud_prices:\n    openai/gpt-4o: { input: 2.5, output: lots }\n", "cost.cloud_prices.openai/gpt-4o.output", 3, "number")]
+    [InlineData("cost:\n  cloud_prices:\n    x: { input: 1, output: 2, cached: 3 }\n", "cost.cloud_prices.x.cached", 3, "unknown key")]
+    [InlineData("cost:\n  cloud_prices:\n    x: 5\n", "cost.cloud_prices.x", 3, "mapping")]
+    [InlineData("models:\n  download_segments: 0\n", "models.download_segments", 2, "out of range")]
+    [InlineData("models:\n  download_segments: 2.5\n", "models.download_segments", 2, "whole number")]
+    [InlineData("models:\n  parallel_download_min_size: big\n", "models.parallel_download_min_size", 2, "size")]
     [InlineData("models:\n\n  keep_alive: 5 minutes\n", "models.keep_alive", 3, "duration")]
     [InlineData("models:\n  keep_alive: 30d\n", "models.keep_alive", 2, "out of range")]
     [InlineData("router:\n  weights:\n    speed: 1.5\n", "router.weights.speed", 3, "out of range")]

@@ -18,6 +18,10 @@ internal sealed class FakeHttpServer : IDisposable
     private readonly CancellationTokenSource _cts = new();
     private readonly Func<Request, Response> _handler;
     private long _bodyBytes;
+    private int _inFlight;
+    private int _maxInFlight;
+    private int _inFlightRanges;
+    private int _maxInFlightRanges;
 
     public FakeHttpServer(Func<Request, Response> handler)
     {
@@ -50,6 +54,12 @@ internal sealed class FakeHttpServer : IDisposable
 
     public long BodyBytesSent => Interlocked.Read(ref _bodyBytes);
 
+    /// <summary>Most requests being answered at the same moment.</summary>
+    public int MaxConcurrentRequests => Volatile.Read(ref _maxInFlight);
+
+    /// <summary>Most requests carrying a <c>Range</c> header being answered at the same moment.</summary>
+    public int MaxConcurrentRangeRequests => Volatile.Read(ref _maxInFlightRanges);
+
     public static string Sha256(byte[] data) => Convert.ToHexStringLower(SHA256.HashData(data));
 
     public static Response Text(int status, string text, string contentType = "application/json")
@@ -57,7 +67,7 @@ internal sealed class FakeHttpServer : IDisposable
 
     public static Response Redirect(string location, int status = 302) => new() { Status = status, Headers = { ["Location"] = location } };
 
-    /// <summary>Serves <paramref name="data"/> honouring <c>Range: bytes=N-</c> (206, or 416 past the end) and <c>If-Range</c>.</summary>
+    /// <summary>Serves <paramref name="data"/> honouring <c>Range: bytes=N-</c> and <c>bytes=N-M</c> (206, or 416 past the end) and <c>If-Range</c>.</summary>
     public static Response File(Request request, byte[] data, string? etag = null, long? dropAfter = null, TimeSpan chunkDelay = default, Dictionary<string, string>? headers = null)
     {
         var h = new Dictionary<string, string>(headers ?? [], StringComparer.OrdinalIgnoreCase) { ["Accept-Ranges"] = "bytes" };
@@ -65,17 +75,19 @@ internal sealed class FakeHttpServer : IDisposable
             h["ETag"] = etag;
         var range = request.Header("range");
         var ifRange = request.Header("if-range");
-        if (range is not null && (ifRange is null || ifRange == etag) && range.StartsWith("bytes=", StringComparison.Ordinal) && range.EndsWith('-'))
+        if (range is not null && (ifRange is null || ifRange == etag) && range.StartsWith("bytes=", StringComparison.Ordinal) && range.Contains('-', StringComparison.Ordinal))
         {
-            var from = long.Parse(range[6..^1], CultureInfo.InvariantCulture);
+            var parts = range[6..].Split('-');
+            var from = long.Parse(parts[0], CultureInfo.InvariantCulture);
+            var to = parts[1].Length == 0 ? data.Length - 1 : Math.Min(data.Length - 1, long.Parse(parts[1], CultureInfo.InvariantCulture));
             if (from >= data.Length)
             {
                 h["Content-Range"] = $"bytes */{data.Length}";
                 return new Response { Status = 416, Headers = h };
             }
 
-            h["Content-Range"] = $"bytes {from}-{data.Length - 1}/{data.Length}";
-            return new Response { Status = 206, Headers = h, Body = data[(int)from..], DropAfter = dropAfter, ChunkDelay = chunkDelay };
+            h["Content-Range"] = $"bytes {from}-{to}/{data.Length}";
+            return new Response { Status = 206, Headers = h, Body = data[(int)from..(int)(to + 1)], DropAfter = dropAfter, ChunkDelay = chunkDelay };
         }
 
         return new Response { Status = 200, Headers = h, Body = data, DropAfter = dropAfter, ChunkDelay = chunkDelay };
@@ -99,8 +111,19 @@ internal sealed class FakeHttpServer : IDisposable
         }
     }
 
+    private static void Track(ref int current, ref int max, int delta)
+    {
+        var now = Interlocked.Add(ref current, delta);
+        int seen;
+        while (now > (seen = Volatile.Read(ref max)) && Interlocked.CompareExchange(ref max, now, seen) != seen)
+        {
+        }
+    }
+
     private async Task Serve(TcpClient client)
     {
+        var counted = false;
+        var isRange = false;
         using (client)
         {
             try
@@ -122,6 +145,11 @@ internal sealed class FakeHttpServer : IDisposable
                     .ToDictionary(g => g.Key, g => g.First()[1].Trim());
                 var request = new Request(first[0], first[1], headers);
                 Requests.Enqueue(request);
+                isRange = request.Header("range") is not null;
+                Track(ref _inFlight, ref _maxInFlight, 1);
+                if (isRange)
+                    Track(ref _inFlightRanges, ref _maxInFlightRanges, 1);
+                counted = true;
                 var response = _handler(request);
 
                 var text = new StringBuilder($"HTTP/1.1 {response.Status} {Reason(response.Status)}\r\n");
@@ -146,6 +174,15 @@ internal sealed class FakeHttpServer : IDisposable
             }
             catch (Exception ex) when (ex is IOException or SocketException or OperationCanceledException or ObjectDisposedException)
             {
+            }
+            finally
+            {
+                if (counted)
+                {
+                    Track(ref _inFlight, ref _maxInFlight, -1);
+                    if (isRange)
+                        Track(ref _inFlightRanges, ref _maxInFlightRanges, -1);
+                }
             }
         }
     }

@@ -96,6 +96,7 @@ internal static class DoctorCommand
         checks.Add(Home(config.HearthHome));
         checks.Add(Egress(config));
         checks.Add(Audit(Path.Combine(config.HearthHome, "audit")));
+        checks.Add(StoreIntegrity(config, cancellationToken));
         foreach (var (name, model) in ConfiguredModels(config))
             checks.Add(Model(name, model, config, cancellationToken));
         return checks;
@@ -156,7 +157,29 @@ internal static class DoctorCommand
         return new Check("audit trail", "fail", result.Problem?.ToString() ?? result.TornTail?.ToString() ?? "invalid");
     }
 
-    private static IEnumerable<(string Name, string Model)> ConfiguredModels(HearthConfig config)
+    /// <summary>Re-hashes every model in the store; a missing or corrupted file fails the check, naming the model.</summary>
+    private static Check StoreIntegrity(HearthConfig config, CancellationToken cancellationToken)
+    {
+        var store = ModelStore.Open(config);
+        if (!Directory.Exists(store.Root))
+            return new Check("store", "warn", $"no store yet ({store.Root})");
+        try
+        {
+            var results = store.VerifyAsync(null, null, cancellationToken).GetAwaiter().GetResult();
+            var bad = results.Where(r => r.Status != VerifyStatus.Ok).ToArray();
+            if (bad.Length == 0)
+                return new Check("store", "ok", $"{results.Select(r => r.Reference).Distinct(StringComparer.Ordinal).Count()} models, {results.Count} files re-hashed, all verify");
+            return new Check("store", "fail", string.Join("; ", bad.Select(r => r.Status == VerifyStatus.Missing
+                ? $"{r.Reference}: {r.Path} is missing"
+                : $"{r.Reference}: {r.Path} is corrupted (sha256 {r.ActualHex}, expected {r.ExpectedHex})")));
+        }
+        catch (Exception ex) when (ex is ModelStoreException or IOException or UnauthorizedAccessException)
+        {
+            return new Check("store", "fail", ex.Message);
+        }
+    }
+
+    internal static IEnumerable<(string Name, string Model)> ConfiguredModels(HearthConfig config)
     {
         var seen = new HashSet<string>(StringComparer.Ordinal);
         if (config.Models.Default is { } d && seen.Add(d))
@@ -183,6 +206,13 @@ internal static class DoctorCommand
             // In the store but its data is missing, the wrong size or changed since it was verified.
             return new Check(label, "fail", ex.Message);
         }
+        var (ok, detail) = Smoke(path, cancellationToken);
+        return new Check(label, ok ? "ok" : "fail", detail);
+    }
+
+    /// <summary>Loads the model in the embedded engine and generates a few greedy tokens from a smoke prompt.</summary>
+    internal static (bool Ok, string Detail) Smoke(string path, CancellationToken cancellationToken)
+    {
         try
         {
             var watch = Stopwatch.StartNew();
@@ -191,12 +221,12 @@ internal static class DoctorCommand
             var prompt = generator.Tokenizer.Encode("Once upon a time", addSpecial: true, parseSpecial: false);
             var result = generator.Generate(prompt, new GenerationOptions { MaxTokens = 8, Sampling = SamplingOptions.Greedy }, null, cancellationToken);
             if (result.Tokens.Count == 0)
-                return new Check(label, "fail", "loaded but generated no token");
-            return new Check(label, "ok", $"loads and answers ({result.Tokens.Count} tokens in {watch.Elapsed.TotalMilliseconds:F0} ms)");
+                return (false, "loaded but generated no token");
+            return (true, $"loads and answers ({result.Tokens.Count} tokens in {watch.Elapsed.TotalMilliseconds:F0} ms)");
         }
         catch (Exception ex) when (ex is not OperationCanceledException)
         {
-            return new Check(label, "fail", ex.Message);
+            return (false, ex.Message);
         }
     }
 
@@ -204,7 +234,7 @@ internal static class DoctorCommand
     /// A model value is a GGUF path (absolute, or relative to the configuration file's folder) or a store reference,
     /// resolved to its blob. Doctor never downloads: a model missing from the store is reported, not pulled.
     /// </summary>
-    private static string? ResolveModelPath(string model, HearthConfig config)
+    internal static string? ResolveModelPath(string model, HearthConfig config)
     {
         var baseDir = config.SourcePath is { } s ? Path.GetDirectoryName(s)! : Environment.CurrentDirectory;
         var candidate = Path.IsPathRooted(model) ? model : Path.GetFullPath(Path.Combine(baseDir, model));

@@ -241,11 +241,11 @@ internal static class CostCommand
     {
         var config = CliConfig.CreateOption();
         var since = new Option<string?>("--since") { Description = "Only traffic newer than this: 7d, 24h or a date such as 2026-01-31" };
-        var prices = new Option<string[]>("--price") { Description = "Cloud price table entry NAME=INPUT/OUTPUT (USD per 1M tokens), e.g. gpt-4o=2.5/10; replaces the defaults", AllowMultipleArgumentsPerToken = true };
-        var hardware = new Option<double>("--hardware-price") { Description = "What the machine cost (USD)", DefaultValueFactory = _ => 1500 };
-        var lifetime = new Option<double>("--lifetime-hours") { Description = "Hours of use the hardware is written off over", DefaultValueFactory = _ => 3 * 365 * 8 };
-        var watts = new Option<double>("--power-watts") { Description = "Power draw while generating (W)", DefaultValueFactory = _ => 65 };
-        var kwh = new Option<double>("--kwh-price") { Description = "Electricity price (USD per kWh)", DefaultValueFactory = _ => 0.20 };
+        var prices = new Option<string[]>("--price") { Description = "Cloud price table entry NAME=INPUT/OUTPUT (USD per 1M tokens), e.g. gpt-4o=2.5/10; replaces cost.cloud_prices and the defaults", AllowMultipleArgumentsPerToken = true };
+        var hardware = new Option<double?>("--hardware-price") { Description = "What the machine cost (USD); overrides cost.hardware_price (default 1500)" };
+        var lifetime = new Option<double?>("--lifetime-hours") { Description = "Hours of use the hardware is written off over; overrides cost.lifetime_hours (default 8760)" };
+        var watts = new Option<double?>("--power-watts") { Description = "Power draw while generating (W); overrides cost.power_watts (default 65)" };
+        var kwh = new Option<double?>("--kwh-price") { Description = "Electricity price (USD per kWh); overrides cost.kwh_price (default 0.20)" };
         var command = new Command("cost", "Local versus cloud cost of the traffic Hearth served, with the break-even point")
         {
             config, since, prices, hardware, lifetime, watts, kwh,
@@ -254,14 +254,24 @@ internal static class CostCommand
         {
             var cfg = CliConfig.Load(context, parse.GetValue(config));
             var from = Audit.AuditCommand.ParseSince(parse.GetValue(since), DateTimeOffset.UtcNow);
-            var table = ParsePrices(parse.GetValue(prices));
+            var given = parse.GetValue(prices);
+            var table = given is { Length: > 0 } || cfg.Cost.CloudPrices.Count == 0
+                ? ParsePrices(given)
+                : cfg.Cost.CloudPrices.ToDictionary(p => p.Key, p => (p.Value.Input, p.Value.Output), StringComparer.Ordinal);
             var records = UsageLedger.ForHome(cfg.HearthHome).Read(from);
-            var report = CostReport.Compute(records, table, parse.GetValue(hardware), parse.GetValue(lifetime), parse.GetValue(watts), parse.GetValue(kwh));
+            var report = CostReport.Compute(records, table, Positive(parse.GetValue(hardware), "--hardware-price") ?? cfg.Cost.HardwarePrice,
+                Positive(parse.GetValue(lifetime), "--lifetime-hours") ?? cfg.Cost.LifetimeHours, Positive(parse.GetValue(watts), "--power-watts") ?? cfg.Cost.PowerWatts,
+                Positive(parse.GetValue(kwh), "--kwh-price") ?? cfg.Cost.KwhPrice);
             Render(context, report, from);
             return 0;
         });
         return command;
     }
+
+    private static double? Positive(double? value, string option)
+        => value is { } v && (v < 0 || !double.IsFinite(v) || (v == 0 && option == "--lifetime-hours"))
+            ? throw new CliException($"{option} {v.ToString(CultureInfo.InvariantCulture)}: must be {(option == "--lifetime-hours" ? "above zero" : "zero or more")}")
+            : value;
 
     internal static IReadOnlyDictionary<string, (double Input, double Output)> ParsePrices(string[]? entries)
     {
