@@ -7,6 +7,51 @@ public sealed class FactoryCommandTests : IDisposable
 {
     private readonly string _dir = Directory.CreateTempSubdirectory("hearth-factory-cli-").FullName;
 
+    [Fact]
+    public async Task BundleBuildsValidatesAndInspectShowsTheDomains()
+    {
+        var spec = Path.Combine(_dir, "bundle.yaml");
+        File.WriteAllText(spec, $"""
+            base: {Spm("llama-spm-F32.gguf")}
+            domains:
+              healthcare:
+                adapter: {Fixtures.File("lora", "lora-healthcare.gguf")}
+                description: clinical questions
+              creative:
+                adapter: {Fixtures.File("lora", "lora-creative.gguf")}
+                scale: 0.5
+              general:
+                description: everything else
+            """);
+        var output = Path.Combine(_dir, "bundle.gguf");
+        var r = await CliRunner.RunAsync("factory", "bundle", spec, output, "--validate");
+        Assert.True(r.ExitCode == 0, r.Out + r.Error);
+        Assert.Contains("healthcare: LoRA, 8 tensors, rank 4, alpha 8", r.Out, StringComparison.Ordinal);
+        Assert.Contains("general: base model", r.Out, StringComparison.Ordinal);
+        Assert.Contains("bundle validated", r.Out, StringComparison.Ordinal);
+
+        var inspect = await CliRunner.RunAsync("inspect", output);
+        Assert.True(inspect.ExitCode == 0, inspect.Error);
+        Assert.Contains("Hearth bundle", inspect.Out, StringComparison.Ordinal);
+        Assert.Contains("clinical questions", inspect.Out, StringComparison.Ordinal);
+        var json = System.Text.Json.JsonDocument.Parse((await CliRunner.RunAsync("inspect", output, "--json")).Out).RootElement;
+        var domains = json.GetProperty("bundle_domains");
+        Assert.Equal(3, domains.GetArrayLength());
+        Assert.Equal("creative", domains[1].GetProperty("name").GetString());
+        Assert.Equal(0.5f, domains[1].GetProperty("scale").GetSingle());
+        Assert.Equal(8, domains[1].GetProperty("adapter_tensors").GetInt32());
+        Assert.Equal(0, domains[2].GetProperty("adapter_tensors").GetInt32());
+        var plain = System.Text.Json.JsonDocument.Parse((await CliRunner.RunAsync("inspect", Spm("llama-spm-F32.gguf"), "--json")).Out).RootElement;
+        Assert.Equal(System.Text.Json.JsonValueKind.Null, plain.GetProperty("bundle_domains").ValueKind);
+
+        // A description error names the file, line and key; nothing is written.
+        File.WriteAllText(spec, $"base: {Spm("llama-spm-F32.gguf")}\ndomains:\n  legal:\n    scael: 2\n");
+        var bad = await CliRunner.RunAsync("factory", "bundle", spec, Path.Combine(_dir, "bad.gguf"));
+        Assert.Equal(1, bad.ExitCode);
+        Assert.Contains("bundle.yaml:4: domains.legal.scael", bad.Error, StringComparison.Ordinal);
+        Assert.False(File.Exists(Path.Combine(_dir, "bad.gguf")));
+    }
+
     public void Dispose() => Directory.Delete(_dir, recursive: true);
 
     private static string Spm(string file) => Fixtures.File("llama-spm", file);

@@ -101,6 +101,8 @@ public sealed class EngineChatClient : IChatClient
         var meta = _model.File.Metadata;
         foreach (var domain in BundleFormat.Domains(_model.File))
         {
+            if (!BundleFormat.HasAdapter(_model.File, domain))
+                continue; // a domain the base model answers as it is
             var alpha = meta.GetSingle(BundleFormat.DomainKey(domain, "alpha")) ?? 0f;
             var scale = meta.GetSingle(BundleFormat.DomainKey(domain, "scale")) ?? 1f;
             try

@@ -30,6 +30,13 @@ internal static class BundleFormat
     /// <summary>Whether <paramref name="file"/> is a bundle.</summary>
     public static bool IsBundle(GgufFile file) => file.Metadata.ContainsKey(VersionKey);
 
+    /// <summary>Whether <paramref name="domain"/> carries adapter tensors (else the base model answers it).</summary>
+    public static bool HasAdapter(GgufFile file, string domain)
+    {
+        var prefix = TensorPrefix(domain);
+        return file.Tensors.Any(t => t.Name.StartsWith(prefix, StringComparison.Ordinal));
+    }
+
     /// <summary>The domains a bundle declares (empty for a plain model).</summary>
     public static IReadOnlyList<string> Domains(GgufFile file) =>
         file.Metadata.GetArray(DomainsKey)?.GetStrings() ?? [];

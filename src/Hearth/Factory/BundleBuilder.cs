@@ -138,7 +138,7 @@ public static class BundleBuilder
                     continue;
                 }
                 // Check the adapter against the base exactly as a merge would (names, halves, shapes).
-                using (var check = LoraAdapter.Open(d.AdapterPath, baseFile))
+                using (var check = OpenChecked(d, baseFile))
                 {
                     var adapter = GgufFile.Open(d.AdapterPath);
                     opened.Add(adapter);
@@ -170,6 +170,18 @@ public static class BundleBuilder
                 f.Dispose();
         }
         return new BundleResult(summary, baseFile.Tensors.Count, new FileInfo(outputPath).Length);
+    }
+
+    private static LoraAdapter OpenChecked(BundleDomain domain, GgufFile baseFile)
+    {
+        try
+        {
+            return LoraAdapter.Open(domain.AdapterPath!, baseFile);
+        }
+        catch (InvalidDataException e)
+        {
+            throw new InvalidDataException($"domain '{domain.Name}': {e.Message}", e);
+        }
     }
 
     /// <summary>One line per domain for display.</summary>

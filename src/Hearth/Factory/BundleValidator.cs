@@ -36,7 +36,7 @@ public static class BundleValidator
         var meta = model.File.Metadata;
         foreach (var domain in BundleFormat.Domains(model.File))
         {
-            var hasAdapter = model.File.Tensors.Any(t => t.Name.StartsWith(BundleFormat.TensorPrefix(domain), StringComparison.Ordinal));
+            var hasAdapter = BundleFormat.HasAdapter(model.File, domain);
             EngineLora? adapter = null;
             try
             {

@@ -1,3 +1,4 @@
+using Hearth.Configuration;
 using Hearth.Engine.Generation;
 using Hearth.Gguf;
 using Hearth.Store;
@@ -8,9 +9,32 @@ namespace Hearth.Runtime;
 /// <summary>
 /// Loads models for the embedded engine: a name resolves through the store (never downloading: that is
 /// <c>hearth pull</c>'s job), or a path names a GGUF file directly. Memory is estimated from the GGUF header alone.
+/// <paramref name="adapterFiles"/> maps a model name to the LoRA adapter files (name → path) loaded with it, which
+/// requests then select per domain without a reload.
 /// </summary>
-internal sealed class EmbeddedModelLoader(ModelStore? store, int threads = 0) : IModelLoader
+internal sealed class EmbeddedModelLoader(ModelStore? store, int threads = 0, IReadOnlyDictionary<string, IReadOnlyDictionary<string, string>>? adapterFiles = null) : IModelLoader
 {
+    /// <summary>The adapter files each model is loaded with: every domain's <c>adapter</c> that names a GGUF file,
+    /// under the domain's model (or <c>models.default</c>), resolved against the configuration file's folder.</summary>
+    public static IReadOnlyDictionary<string, IReadOnlyDictionary<string, string>> AdapterFilesFrom(HearthConfig config)
+    {
+        ArgumentNullException.ThrowIfNull(config);
+        var dir = config.SourcePath is { } p ? Path.GetDirectoryName(Path.GetFullPath(p)) ?? "." : Directory.GetCurrentDirectory();
+        var result = new Dictionary<string, IReadOnlyDictionary<string, string>>(StringComparer.Ordinal);
+        foreach (var (name, domain) in config.Domains)
+        {
+            if (domain.Adapter is not { } adapter || !IsFile(adapter) || (domain.Model ?? config.Models.Default) is not { } model)
+                continue;
+            if (!result.TryGetValue(model, out var files))
+                result[model] = files = new Dictionary<string, string>(StringComparer.Ordinal);
+            ((Dictionary<string, string>)files)[adapter] = Path.GetFullPath(Path.Combine(dir, adapter));
+        }
+        return result;
+    }
+
+    /// <summary>Whether an adapter reference names a GGUF file (else it names a bundle's domain adapter).</summary>
+    public static bool IsFile(string adapter) => adapter.EndsWith(".gguf", StringComparison.OrdinalIgnoreCase) || Path.IsPathRooted(adapter);
+
     /// <summary>Context the estimate assumes for the KV cache (the engine's default cap).</summary>
     public const int EstimateContext = 4096;
 
@@ -55,7 +79,23 @@ internal sealed class EmbeddedModelLoader(ModelStore? store, int threads = 0) : 
     public IChatClient Load(ModelPlan plan)
     {
         ArgumentNullException.ThrowIfNull(plan);
-        return EngineChatClient.Open(plan.Path, new EngineOptions { Threads = threads });
+        IReadOnlyDictionary<string, string>? files = null;
+        if (adapterFiles?.TryGetValue(plan.Name, out files) == true)
+        {
+            foreach (var (name, path) in files)
+            {
+                if (!File.Exists(path))
+                    throw new ModelUnavailableException($"LoRA adapter '{name}' for model '{plan.Name}' not found: {path}");
+            }
+        }
+        try
+        {
+            return EngineChatClient.Open(plan.Path, new EngineOptions { Threads = threads, AdapterFiles = files });
+        }
+        catch (Hearth.Engine.Model.ModelLoadException ex) when (files is { Count: > 0 })
+        {
+            throw new ModelUnavailableException($"model '{plan.Name}' with its domain adapters ({string.Join(", ", files.Keys)}): {ex.Message}", ex);
+        }
     }
 
     /// <summary>Weights (mapped, resident once touched) + an F32 KV cache for <see cref="EstimateContext"/>

@@ -51,7 +51,7 @@ public sealed class HearthRuntime : IDisposable
             Store = ModelStore.Open(config);
             Usage = UsageLedger.ForHome(config.HearthHome);
             SeedStats();
-            Host = new ModelHost(options.Loader ?? new EmbeddedModelLoader(Store, options.Threads), config.Models.MemoryBudget, config.Models.KeepAlive, options.Time, options.Sweeper);
+            Host = new ModelHost(options.Loader ?? new EmbeddedModelLoader(Store, options.Threads, EmbeddedModelLoader.AdapterFilesFrom(config)), config.Models.MemoryBudget, config.Models.KeepAlive, options.Time, options.Sweeper);
             var embedded = new EmbeddedProvider(Host, config.Models.Default, config.Domains);
             _providers = new ProviderRegistry(config, Guard, embedded, options.Environment);
             _dispatcher = new ProviderDispatcher(config, _providers);

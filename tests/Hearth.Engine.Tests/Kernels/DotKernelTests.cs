@@ -1,6 +1,5 @@
 using System.Text.Json;
 using Hearth.Engine.Kernels;
-using Hearth.Engine.Tests.Model;
 using Hearth.Gguf;
 using Hearth.Tests.Shared;
 

@@ -1,3 +1,4 @@
+using Hearth.Tests.Shared;
 using Hearth.Engine.Model;
 using Xunit.Abstractions;
 

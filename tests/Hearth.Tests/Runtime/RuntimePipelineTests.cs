@@ -136,4 +136,47 @@ public sealed class RuntimePipelineTests : RuntimeTestBase
         // Disposing the container disposed the runtime and closed the audit trail: it verifies.
         Assert.Null(AuditLog.Verify(Path.Combine(Home, "audit")).Problem);
     }
+
+    [Fact]
+    public async Task Each_domain_is_answered_with_its_adapter_from_one_loaded_model()
+    {
+        var dir = Path.Combine(Home, "bundle");
+        Directory.CreateDirectory(dir);
+        var bundle = Path.Combine(dir, "bundle.gguf");
+        Hearth.Factory.BundleBuilder.Build(Hearth.Factory.BundleSpec.Load(Hearth.Tests.Factory.BundleTests.WriteSpec(dir)), bundle);
+        var loraFile = Fixtures.File("lora", "lora-healthcare.gguf");
+        var yaml = $$"""
+            models: { default: '{{bundle}}' }
+            healthcare: { compliance_mode: none }
+            domains:
+              healthcare: { description: clinical }
+              creative: { description: stories }
+              general: { description: anything }
+              legal: { description: contracts, adapter: '{{loraFile}}' }
+            """;
+        using var rt = HearthRuntime.Create(Config(yaml), new HearthRuntimeOptions { Sweeper = false, Threads = 1 });
+        async Task<string> Ask(IChatClient client, string? domain, string? adapter = null)
+        {
+            var props = new AdditionalPropertiesDictionary();
+            if (domain is not null)
+                props[HearthChatOptionKeys.Domain] = domain;
+            if (adapter is not null)
+                props[Hearth.Engine.Generation.EngineChatOptionKeys.Adapter] = adapter;
+            var r = await client.GetResponseAsync([new ChatMessage(ChatRole.User, "The patient")], new ChatOptions { Temperature = 0, MaxOutputTokens = 10, AdditionalProperties = props });
+            return r.Text;
+        }
+
+        var general = await Ask(rt.ChatClient, "general");
+        var healthcare = await Ask(rt.ChatClient, "healthcare");
+        var creative = await Ask(rt.ChatClient, "creative");
+        var legal = await Ask(rt.ChatClient, "legal");
+        Assert.Single(rt.LoadedModels); // one load served every domain
+
+        using var direct = Hearth.Engine.Generation.EngineChatClient.Open(bundle, new Hearth.Engine.Generation.EngineOptions { Threads = 1, AdapterFiles = new Dictionary<string, string> { ["file"] = loraFile } });
+        Assert.Equal(await Ask(direct, null), general);
+        Assert.Equal(await Ask(direct, null, "healthcare"), healthcare);
+        Assert.Equal(await Ask(direct, null, "creative"), creative);
+        Assert.Equal(await Ask(direct, null, "file"), legal);
+        Assert.Equal(4, new[] { general, healthcare, creative, legal }.Distinct().Count());
+    }
 }

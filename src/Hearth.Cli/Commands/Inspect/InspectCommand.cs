@@ -64,6 +64,21 @@ internal static class InspectCommand
         Row("memory to load", $"{Bytes(r.Memory.TotalBytes)} = weights {Bytes(r.Memory.WeightsBytes)} + KV cache {Bytes(r.Memory.KvCacheBytes)} (F16, {r.Memory.Context} tokens)");
         console.Write(grid);
 
+        if (r.BundleDomains is { } domains)
+        {
+            console.MarkupLine($"[bold]Hearth bundle[/]: {domains.Count} domain(s), one base model, adapters switched per request");
+            var table = new Table().Border(TableBorder.Simple).AddColumn("domain").AddColumn("adapter").AddColumn("policy")
+                .AddColumn(new TableColumn("examples").RightAligned()).AddColumn("description");
+            foreach (var d in domains)
+            {
+                var adapter = d.AdapterTensors == 0 ? "base model"
+                    : string.Create(CultureInfo.InvariantCulture, $"{d.Adapter ?? "LoRA"}: {d.AdapterTensors} tensors, {Bytes(d.AdapterBytes)}, alpha {d.Alpha}, scale {d.Scale}");
+                table.AddRow(new Text(d.Name), new Text(adapter), new Text(d.Policy ?? "-"), new Text(d.Examples.ToString(CultureInfo.InvariantCulture)),
+                    new Text((d.Description ?? "-") + (d.Empathetic ? " (empathetic)" : "")));
+            }
+            console.Write(table);
+        }
+
         if (r.Tensors is { } list)
         {
             var table = new Table().Border(TableBorder.Simple)

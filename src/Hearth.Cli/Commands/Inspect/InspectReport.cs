@@ -1,4 +1,5 @@
 using System.Text.Json.Serialization;
+using Hearth.Engine.Model;
 using Hearth.Gguf;
 
 namespace Hearth.Cli.Commands.Inspect;
@@ -28,7 +29,8 @@ internal sealed record InspectReport(
     string? TokenizerPre,
     bool ChatTemplate,
     InspectMemory Memory,
-    IReadOnlyList<InspectTensor>? Tensors)
+    IReadOnlyList<InspectTensor>? Tensors,
+    IReadOnlyList<InspectBundleDomain>? BundleDomains)
 {
     public static InspectReport From(string path, GgufFile file, long? context, bool withTensors)
     {
@@ -41,7 +43,24 @@ internal sealed record InspectReport(
             new InspectMemory(s.EstimateContext, "f16", s.TensorBytes, s.KvCacheBytes, s.EstimatedMemoryBytes),
             withTensors
                 ? [.. file.Tensors.Select(t => new InspectTensor(t.Name, [.. t.Dimensions], GgmlTypeTraits.Get(t.Type).Name, t.ByteSize, t.FileOffset))]
-                : null);
+                : null,
+            BundleFormat.IsBundle(file) ? [.. BundleFormat.Domains(file).Select(d => InspectBundleDomain.From(file, d))] : null);
+    }
+}
+
+/// <summary>One domain of a Hearth bundle: router configuration and its adapter (none: the base model answers).</summary>
+internal sealed record InspectBundleDomain(string Name, string? Description, string? Policy, bool Empathetic, int Examples,
+    string? Adapter, int AdapterTensors, long AdapterBytes, float? Alpha, float? Scale)
+{
+    public static InspectBundleDomain From(GgufFile file, string domain)
+    {
+        var md = file.Metadata;
+        string Key(string field) => BundleFormat.DomainKey(domain, field);
+        var prefix = BundleFormat.TensorPrefix(domain);
+        var tensors = file.Tensors.Where(t => t.Name.StartsWith(prefix, StringComparison.Ordinal)).ToList();
+        return new InspectBundleDomain(domain, md.GetString(Key("description")), md.GetString(Key("policy")),
+            md.GetBool(Key("empathetic")) ?? false, md.GetArray(Key("examples"))?.Count ?? 0,
+            md.GetString(Key("adapter")), tensors.Count, tensors.Sum(t => t.ByteSize), md.GetSingle(Key("alpha")), md.GetSingle(Key("scale")));
     }
 }
 

@@ -1,6 +1,6 @@
 using System.Text.Json;
 
-namespace Hearth.Engine.Tests.Model;
+namespace Hearth.Tests.Shared;
 
 /// <summary>One fixture JSON (format llama-cpp-reference-v1): llama.cpp's logits for each eval prompt.</summary>
 internal sealed class ReferenceVectors
