@@ -155,12 +155,55 @@ public class RunCommandTests
     [Fact]
     public async Task BadArgumentsAreUsageErrors()
     {
-        Assert.Equal(2, (await CliRunner.RunAsync("run", "x")).ExitCode);
+        Assert.Equal(2, (await CliRunner.RunAsync("run", "--model", Fixtures.Stories260K)).ExitCode); // no prompt
         Assert.Equal(2, (await CliRunner.RunAsync("run", "--model", Fixtures.Stories260K, "--top-p", "2", "x")).ExitCode);
+        // Neither a model nor a default: the runtime says what to configure.
+        var noModel = await CliRunner.RunAsync("run", "x");
+        Assert.Equal(1, noModel.ExitCode);
+        Assert.Contains("models.default", noModel.Error, StringComparison.Ordinal);
         var missing = await CliRunner.RunAsync("run", "--model", "/nonexistent.gguf", "x");
         Assert.Equal(1, missing.ExitCode);
         Assert.Contains("not found", missing.Error);
         Assert.Equal(2, (await CliRunner.RunAsync("bench")).ExitCode);
+    }
+
+    [Fact]
+    public async Task DomainRunGoesThroughTheRuntimeWithItsAuditAndRouting()
+    {
+        var env = CliRunner.Hermetic();
+        var home = (string)env["HEARTH_HOME"]!;
+        Directory.CreateDirectory(home);
+        try
+        {
+            var config = Path.Combine(home, "hearth.yaml");
+            File.WriteAllText(config, $"models: {{ default: '{Fixtures.Stories260K}' }}\nhealthcare: {{ compliance_mode: none }}\ndomains:\n  stories:\n    description: children's stories about a little girl and her ball\n    examples: [ \"tell me a story about a girl\", \"once upon a time\" ]\n");
+            var r = await CliRunner.RunAsync(env, "run", "--domain", "stories", "--raw", "--temperature", "0", "-n", "8", "--threads", "1", "--json", "Once upon a time");
+            Assert.True(r.ExitCode == 0, r.Out + r.Error);
+            var json = JsonDocument.Parse(r.Out).RootElement;
+            Assert.Equal(Fixtures.Stories260K, json.GetProperty("model").GetString());
+            Assert.Equal("stories", json.GetProperty("domain").GetString());
+            Assert.Equal(8, json.GetProperty("output_tokens").GetInt32());
+            // Same greedy text as the direct engine run (llama.cpp's continuation).
+            Assert.StartsWith(", there was a little girl", json.GetProperty("text").GetString(), StringComparison.Ordinal);
+            var audit = Directory.GetFiles(Path.Combine(home, "audit"), "audit-*.jsonl").SelectMany(File.ReadAllLines).Where(l => l.Contains("\"request\"", StringComparison.Ordinal)).ToList();
+            Assert.Single(audit);
+            Assert.Contains("\"domain\":\"stories\"", audit[0], StringComparison.Ordinal);
+
+            // No model and no domain: the router picks one and says why.
+            var routed = await CliRunner.RunAsync(env, "run", "--raw", "--temperature", "0", "-n", "4", "--threads", "1", "--json", "tell me a story about a girl");
+            Assert.True(routed.ExitCode == 0, routed.Out + routed.Error);
+            var rj = JsonDocument.Parse(routed.Out).RootElement;
+            Assert.Equal("stories", rj.GetProperty("domain").GetString());
+            Assert.Contains("stories", rj.GetProperty("route").GetString(), StringComparison.Ordinal);
+
+            var unknown = await CliRunner.RunAsync(env, "run", "--domain", "finance", "x");
+            Assert.Equal(1, unknown.ExitCode);
+            Assert.Contains("unknown domain 'finance'", unknown.Error, StringComparison.Ordinal);
+        }
+        finally
+        {
+            Directory.Delete(home, recursive: true);
+        }
     }
 
     [Fact]

@@ -1,21 +1,29 @@
 using System.CommandLine;
+using System.Diagnostics;
 using System.Text.Json;
 using System.Text.Json.Serialization;
 using Hearth.Engine.Generation;
 using Hearth.Engine.Sampling;
+using Hearth.Privacy;
+using Hearth.Routing;
+using Hearth.Runtime;
 using Microsoft.Extensions.AI;
+using Spectre.Console;
 
 namespace Hearth.Cli.Commands.Run;
 
 /// <summary>
-/// <c>hearth run --model FILE|NAME [--raw] [--max-tokens N] [--temperature T] [--top-k K] [--top-p P] [--seed S] [--threads N] [--json] PROMPT</c>:
-/// streams a completion from the embedded engine.
+/// <c>hearth run [--model FILE|NAME] [--domain NAME] [--raw] [--max-tokens N] [--temperature T] [--top-k K] [--top-p P] [--seed S] [--threads N] [--json] PROMPT</c>:
+/// streams a completion. A GGUF file runs straight on the embedded engine (<c>--json</c> then has the token ids); a store
+/// name, <c>--domain</c>, or neither goes through the runtime (privacy policy, router, audit, the domain's adapter).
 /// </summary>
 internal static class RunCommand
 {
     public static Command Create(CliContext context)
     {
-        var model = new Option<string>("--model", "-m") { Description = "GGUF model file, or a model in the store (name[:tag])", Required = true };
+        var config = CliConfig.CreateOption();
+        var model = new Option<string?>("--model", "-m") { Description = "GGUF model file (runs directly on the engine), or a model in the store (name[:tag], through the runtime)" };
+        var domain = new Option<string?>("--domain", "-d") { Description = "Answer as this configured domain (its model, policy and adapter), through the runtime; without --model or --domain the router picks" };
         var raw = new Option<bool>("--raw") { Description = "Plain completion: no chat template" };
         var maxTokens = new Option<int>("--max-tokens", "-n") { Description = "Most tokens to generate", DefaultValueFactory = _ => 256 };
         var temperature = new Option<float>("--temperature") { Description = "Sampling temperature; 0 = greedy", DefaultValueFactory = _ => 0.8f };
@@ -32,11 +40,14 @@ internal static class RunCommand
 
         var command = new Command("run", "Generate text with a local model, in-process (pure C#, no network)")
         {
-            model, raw, maxTokens, temperature, topK, topP, seed, threads, json, prompt,
+            config, model, domain, raw, maxTokens, temperature, topK, topP, seed, threads, json, prompt,
         };
         command.SetAction(async (parse, cancellationToken) =>
         {
-            var file = new FileInfo(await ModelResolver.ResolveAsync(context, parse.GetValue(model)!, cancellationToken));
+            var name = parse.GetValue(model);
+            if (name is null || parse.GetValue(domain) is not null || !IsFile(name))
+                return await RunThroughRuntimeAsync(context, parse, name, cancellationToken);
+            var file = new FileInfo(await ModelResolver.ResolveAsync(context, name, cancellationToken));
             using var client = EngineChatClient.Open(file.FullName, new EngineOptions { Threads = parse.GetValue(threads) });
             var generator = client.Generator;
             var text = parse.GetValue(prompt)!;
@@ -72,7 +83,78 @@ internal static class RunCommand
             return 0;
         });
         return command;
+
+        async Task<int> RunThroughRuntimeAsync(CliContext context, ParseResult parse, string? name, CancellationToken cancellationToken)
+        {
+            var cfg = CliConfig.Load(context, parse.GetValue(config));
+            var wanted = parse.GetValue(domain);
+            if (wanted is not null && !cfg.Domains.ContainsKey(wanted))
+                throw new CliException($"unknown domain '{wanted}'; configured: {string.Join(", ", cfg.Domains.Keys)}");
+            if (name is not null && !IsFile(name))
+                await ModelResolver.ResolveAsync(context, name, cancellationToken); // pulls when models.auto_download allows, else names the pull command
+            using var runtime = HearthRuntime.Create(cfg, new HearthRuntimeOptions { Threads = parse.GetValue(threads) });
+            var t = parse.GetValue(temperature);
+            var options = new ChatOptions
+            {
+                ModelId = name,
+                MaxOutputTokens = parse.GetValue(maxTokens),
+                Temperature = t,
+                TopK = t == 0 ? null : parse.GetValue(topK),
+                TopP = t == 0 ? null : parse.GetValue(topP),
+                Seed = parse.GetValue(seed) is { } sd ? unchecked((long)sd) : null,
+                AdditionalProperties = [],
+            };
+            if (name is not null)
+                options.AdditionalProperties[HearthChatOptionKeys.Provider] = "embedded";
+            if (wanted is not null)
+                options.AdditionalProperties[HearthChatOptionKeys.Domain] = wanted;
+            if (parse.GetValue(raw))
+                options.AdditionalProperties[EngineChatOptionKeys.RawPrompt] = true;
+
+            var asJson = parse.GetValue(json);
+            var started = Stopwatch.GetTimestamp();
+            var updates = new List<ChatResponseUpdate>();
+            RouteDecision? route = null;
+            try
+            {
+                await foreach (var u in runtime.ChatClient.GetStreamingResponseAsync([new ChatMessage(ChatRole.User, parse.GetValue(prompt)!)], options, cancellationToken))
+                {
+                    updates.Add(u);
+                    if (u.AdditionalProperties?.TryGetValue(RoutingChatOptionKeys.Decision, out var d) == true && d is RouteDecision rd)
+                        route = rd;
+                    if (!asJson)
+                    {
+                        context.Raw.Write(u.Text);
+                        context.Raw.Flush();
+                    }
+                }
+            }
+            catch (Exception ex) when (ex is PolicyRefusedException or ModelUnavailableException)
+            {
+                throw new CliException(ex.Message);
+            }
+            var elapsed = Stopwatch.GetElapsedTime(started);
+            var response = updates.ToChatResponse();
+            var usage = response.Usage;
+            var servedBy = response.ModelId ?? name ?? "?";
+            var servedDomain = route?.Domain ?? wanted;
+            if (asJson)
+            {
+                var report = new RuntimeRunReport(servedBy, servedDomain, route?.Explain().TrimEnd(), response.Text,
+                    response.FinishReason?.Value, (int)(usage?.InputTokenCount ?? 0), (int)(usage?.OutputTokenCount ?? 0),
+                    Math.Round(elapsed.TotalMilliseconds, 1));
+                context.Raw.WriteLine(JsonSerializer.Serialize(report, RunJsonContext.Default.RuntimeRunReport));
+            }
+            else
+            {
+                context.Raw.WriteLine();
+                context.Error.MarkupLineInterpolated($"[grey]{servedDomain ?? "(no domain)"} → {servedBy}: {usage?.OutputTokenCount ?? 0} tokens in {elapsed.TotalSeconds:0.00} s[/]");
+            }
+            return 0;
+        }
     }
+
+    private static bool IsFile(string model) => File.Exists(model) || model.EndsWith(".gguf", StringComparison.OrdinalIgnoreCase);
 
     private static double Rate(int tokens, TimeSpan time) => time.TotalSeconds > 0 ? Math.Round(tokens / time.TotalSeconds, 2) : 0;
 }
@@ -83,6 +165,10 @@ internal sealed record RunReport(string Model, int[] PromptTokens, int[] Tokens,
 /// <summary>Timings of a run.</summary>
 internal sealed record RunTimings(double PromptMs, double GenerationMs, double PromptTokensPerSecond, double GenerationTokensPerSecond);
 
+/// <summary>JSON shape of <c>hearth run --json</c> through the runtime (a store name, <c>--domain</c> or routing).</summary>
+internal sealed record RuntimeRunReport(string Model, string? Domain, string? Route, string Text, string? FinishReason, int InputTokens, int OutputTokens, double TotalMs);
+
 [JsonSourceGenerationOptions(PropertyNamingPolicy = JsonKnownNamingPolicy.SnakeCaseLower, WriteIndented = true)]
 [JsonSerializable(typeof(RunReport))]
+[JsonSerializable(typeof(RuntimeRunReport))]
 internal sealed partial class RunJsonContext : JsonSerializerContext;
