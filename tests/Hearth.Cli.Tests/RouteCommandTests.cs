@@ -26,6 +26,45 @@ public sealed class RouteCommandTests
     }
 
     [Fact]
+    public async Task ADomainEvaluationStoredByValidateFeedsTheQualityScore()
+    {
+        var env = CliRunner.Hermetic();
+        var home = (string)env["HEARTH_HOME"]!;
+        Directory.CreateDirectory(home);
+        try
+        {
+            var config = Path.Combine(home, "hearth.yaml");
+            File.WriteAllText(config, $"models: {{ default: '{Fixtures.Stories260K}' }}\n");
+            var before = await CliRunner.RunAsync(env, "route", "--config", config, "--json", "Write a short poem about the sea");
+            var unmeasured = Candidate(before.Out, "creative").GetProperty("quality").GetDouble();
+
+            var v = await CliRunner.RunAsync(env, "factory", "validate", Fixtures.Stories260K, "--text", Fixtures.File("models", "stories260K-eval.txt"),
+                "--domain", "creative", "--config", config);
+            Assert.True(v.ExitCode == 0, v.Out + v.Error);
+            Assert.Contains("quality score for domain creative: 0.3067", v.Out, StringComparison.Ordinal); // 1 / 3.2605 (llama-perplexity's figure)
+
+            var after = await CliRunner.RunAsync(env, "route", "--config", config, "--json", "Write a short poem about the sea");
+            Assert.Equal(0.3067, Candidate(after.Out, "creative").GetProperty("quality").GetDouble(), 4);
+            Assert.NotEqual(0.3067, unmeasured, 4);
+            Assert.Equal(unmeasured, Candidate(after.Out, "business").GetProperty("quality").GetDouble()); // other domains untouched
+
+            var unknown = await CliRunner.RunAsync(env, "factory", "validate", Fixtures.Stories260K, "--text", Fixtures.File("models", "stories260K-eval.txt"),
+                "--domain", "astrology", "--config", config);
+            Assert.Equal(1, unknown.ExitCode);
+            Assert.Contains("unknown domain 'astrology'", unknown.Error, StringComparison.Ordinal);
+            var noText = await CliRunner.RunAsync(env, "factory", "validate", Fixtures.Stories260K, "--domain", "creative", "--config", config);
+            Assert.Contains("--domain needs --text", noText.Error, StringComparison.Ordinal);
+        }
+        finally
+        {
+            Directory.Delete(home, recursive: true);
+        }
+
+        static JsonElement Candidate(string json, string domain) =>
+            JsonDocument.Parse(json).RootElement.GetProperty("candidates").EnumerateArray().Single(c => c.GetProperty("domain").GetString() == domain);
+    }
+
+    [Fact]
     public async Task JsonHasEveryCandidateWithFourScores()
     {
         var config = ConfigFile("models: { default: qwen3 }\n");

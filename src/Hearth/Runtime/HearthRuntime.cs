@@ -137,18 +137,7 @@ public sealed class HearthRuntime : IDisposable
             _stats.SetTokensPerSecond(r.Model, r.OutputTokens / r.Seconds);
     }
 
-    private void SeedStats()
-    {
-        try
-        {
-            foreach (var g in Usage.Read(DateTimeOffset.UtcNow.AddDays(-30)).Where(r => r.Outcome == "completed" && r.OutputTokens > 0 && r.Seconds > 0).GroupBy(r => r.Model))
-                _stats.SetTokensPerSecond(g.Key, g.Sum(r => r.OutputTokens) / g.Sum(r => r.Seconds));
-        }
-        catch (Exception ex) when (ex is IOException or InvalidDataException or UnauthorizedAccessException)
-        {
-            // Speed is then unmeasured (neutral); routing still works.
-        }
-    }
+    private void SeedStats() => ModelStatsLoader.Load(Config, _stats);
 
     /// <inheritdoc />
     public void Dispose()

@@ -2,7 +2,10 @@ using System.CommandLine;
 using System.Globalization;
 using System.Text.Json;
 using System.Text.Json.Serialization;
+using System.Security.Cryptography;
+using System.Text;
 using Hearth.Factory;
+using Hearth.Routing;
 using Spectre.Console;
 
 namespace Hearth.Cli.Commands.Factory;
@@ -25,23 +28,45 @@ internal static class ValidateCommand
         var minTop1 = new Option<double?>("--min-top1") { Description = "Fail when top-1 agreement (percent) is below this" };
         var maxPpl = new Option<double?>("--max-ppl-ratio") { Description = "Fail when PPL(model)/PPL(reference) exceeds this" };
         var json = new Option<bool>("--json") { Description = "Print one JSON object" };
+        var domain = new Option<string?>("--domain") { Description = "The --text is this domain's evaluation text: store 1/perplexity as the model's quality score for the domain (the router's quality term)" };
+        var recordAs = new Option<string?>("--as") { Description = "With --domain: the model reference the score is stored under, as written in domains.*.model (default: the model file's full path)" };
+        var config = CliConfig.CreateOption();
         var command = new Command("validate", "Check a model: smoke prompts, perplexity on a text, KL divergence and top-1 agreement against a reference")
         {
-            model, reference, text, ctx, maxKl, minTop1, maxPpl, json,
+            model, reference, text, ctx, maxKl, minTop1, maxPpl, json, domain, recordAs, config,
         };
         command.SetAction((parse, cancellationToken) =>
         {
             var m = parse.GetValue(model)!;
             var thresholds = new ValidationThresholds(parse.GetValue(maxKl), parse.GetValue(minTop1), parse.GetValue(maxPpl));
+            QualityTarget? target = null;
+            if (parse.GetValue(domain) is { } d)
+            {
+                if (parse.GetValue(text) is null)
+                    throw new CliException("--domain needs --text: the domain's evaluation text");
+                var cfg = CliConfig.Load(context, parse.GetValue(config));
+                // The router's domains: the configured ones, else the defaults.
+                var known = cfg.Domains.Count > 0 ? [.. cfg.Domains.Keys] : DefaultDomains.Create(cfg).Select(x => x.Name).ToList();
+                if (!known.Contains(d))
+                    throw new CliException($"unknown domain '{d}'; the router's domains: {string.Join(", ", known)}");
+                target = new QualityTarget(cfg.HearthHome, parse.GetValue(recordAs) ?? m.FullName, d);
+            }
+            else if (parse.GetValue(recordAs) is not null)
+            {
+                throw new CliException("--as is only meaningful with --domain");
+            }
             return Task.FromResult(Run(context, m.FullName, parse.GetValue(reference)?.FullName, parse.GetValue(text)?.FullName, parse.GetValue(ctx), thresholds,
-                parse.GetValue(json), cancellationToken));
+                parse.GetValue(json), cancellationToken, target));
         });
         return command;
     }
 
+    /// <summary>Where a domain evaluation's score is stored: the home's quality ledger, under a model reference and domain.</summary>
+    internal sealed record QualityTarget(string HearthHome, string Model, string Domain);
+
     /// <summary>Validates and prints; returns 0, or 1 when a threshold is missed.</summary>
     internal static int Run(CliContext context, string modelPath, string? referencePath, string? textPath, int contextSize, ValidationThresholds thresholds,
-        bool json, CancellationToken cancellationToken)
+        bool json, CancellationToken cancellationToken, QualityTarget? quality = null)
     {
         foreach (var p in new[] { modelPath, referencePath, textPath })
         {
@@ -59,6 +84,15 @@ internal static class ValidateCommand
         catch (Exception ex) when (ex is ArgumentException or InvalidDataException or Hearth.Engine.Model.ModelLoadException)
         {
             throw new CliException($"{Path.GetFileName(modelPath)}: {ex.Message}");
+        }
+
+        if (quality is not null && report.Perplexity is { } measured)
+        {
+            var score = 1.0 / measured.Perplexity;
+            QualityLedger.ForHome(quality.HearthHome).Append(new QualityRecord(DateTimeOffset.UtcNow, quality.Model, quality.Domain, score,
+                measured.Perplexity, measured.ScoredTokens, Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(text!)))));
+            if (!json)
+                context.Console.MarkupLine(string.Create(CultureInfo.InvariantCulture, $"quality score for domain [bold]{Markup.Escape(quality.Domain)}[/]: {score:0.####} (1/perplexity), stored for {Markup.Escape(quality.Model)}; the router uses it from now on"));
         }
 
         if (json)

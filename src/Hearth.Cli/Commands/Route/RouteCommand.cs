@@ -96,8 +96,8 @@ internal static class RouteCommand
     {
         var config = CliConfig.Load(context, configFile);
 
-        // The model store (measured speeds, evaluation scores) is not wired yet: every model scores as unmeasured.
-        return DomainRouter.Create(config, new InMemoryModelStatsSource());
+        // Measured speeds (usage ledger) and stored evaluation scores (factory validate --domain), as the runtime uses them.
+        return DomainRouter.Create(config, ModelStatsLoader.Load(config));
     }
 
     private static void RenderEvaluation(IAnsiConsole console, RouterEvaluationReport r)
