@@ -16,6 +16,7 @@ results=$(mktemp)
 hearth() {
   local h; h=$(dotnet "$dll" engine llama-1b "$mix" "$threads" 1 "$pp" "$tg" | grep "threads $threads:")
   hp=$(sed -E 's/.*pp[0-9]+ ([0-9.]+).*/\1/' <<<"$h"); ht=$(sed -E 's/.*tg[0-9]+ ([0-9.]+).*/\1/' <<<"$h")
+  hc=$(sed -E 's/.*ceiling ([0-9.]+) tok\/s.*/\1/' <<<"$h"); hb=$(sed -E 's/.*of measured ([0-9.]+) GB\/s.*/\1/' <<<"$h")
 }
 llamacpp() {
   local l; l=$("$llama" -m "$HEARTH_BENCH_MODEL" -t "$threads" -p "$pp" -n "$tg" -r 1 -o csv 2>/dev/null | tail -n 2)
@@ -23,9 +24,10 @@ llamacpp() {
 }
 for r in $(seq 1 "$rounds"); do
   if (( r % 2 )); then hearth; llamacpp; else llamacpp; hearth; fi
-  awk -v r="$r" -v m="$mix" -v t="$threads" -v hp="$hp" -v ht="$ht" -v lp="$lp" -v lt="$lt" -v pp="$pp" -v tg="$tg" 'BEGIN {
-    printf "round %d %s %d threads: hearth pp%d %.2f tg%d %.2f | llama.cpp pp%d %.2f tg%d %.2f | ratio pp %.2f tg %.2f\n",
-      r, m, t, pp, hp, tg, ht, pp, lp, tg, lt, hp / lp, ht / lt }' | tee -a "$results"
+  # The generation ceiling (measured read bandwidth ÷ weight bytes) is measured by the Hearth bench right after its run.
+  awk -v r="$r" -v m="$mix" -v t="$threads" -v hp="$hp" -v ht="$ht" -v lp="$lp" -v lt="$lt" -v pp="$pp" -v tg="$tg" -v hc="$hc" -v hb="$hb" 'BEGIN {
+    printf "round %d %s %d threads: hearth pp%d %.2f tg%d %.2f | llama.cpp pp%d %.2f tg%d %.2f | ceiling %.2f tok/s (%.1f GB/s): hearth %.2f, llama.cpp %.2f | ratio pp %.2f tg %.2f\n",
+      r, m, t, pp, hp, tg, ht, pp, lp, tg, lt, hc, hb, ht / hc, lt / hc, hp / lp, ht / lt }' | tee -a "$results"
 done
 median() { sort -g | awk '{ v[NR] = $1 } END { m = int((NR + 1) / 2); printf "%.2f", (NR % 2 ? v[m] : (v[m] + v[m+1]) / 2) }'; }
 echo "median ratio over $rounds rounds: pp $(awk '{print $(NF-2)}' "$results" | median), tg $(awk '{print $NF}' "$results" | median)"

@@ -32,9 +32,13 @@ internal static class EngineBench
             foreach (var t in threads)
             {
                 var r = EngineBenchmark.Run(model, pp, tg, t, reps);
+                // The ceiling, measured right after the run with the same thread count: read bandwidth ÷ weight bytes.
+                var bw = MemoryBandwidth.Measure(1L << 30, r.Threads);
+                var ceiling = bw.CeilingTokensPerSecond(r.WeightBytes);
                 Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
                     $"{shape.Name} {mix} threads {r.Threads}: pp{pp} {r.Prompt} tok/s, tg{tg} {r.Generation} tok/s, weights {r.WeightBytes / 1048576.0:F0} MiB, " +
-                    $"effective bandwidth {r.Generation.Mean * r.WeightBytes / 1e9:F1} GB/s, allocated/token {r.AllocatedBytesPerToken} B"));
+                    $"effective bandwidth {r.Generation.Mean * r.WeightBytes / 1e9:F1} GB/s of measured {bw.BytesPerSecond / 1e9:F1} GB/s, " +
+                    $"ceiling {ceiling:F2} tok/s, tg/ceiling {r.Generation.Mean / ceiling:F2}, allocated/token {r.AllocatedBytesPerToken} B"));
             }
             return 0;
         }

@@ -209,11 +209,27 @@ public class RunCommandTests
     [Fact]
     public async Task BenchOnASyntheticShapeReportsBothTests()
     {
-        var r = await CliRunner.RunAsync("bench", "--shape", "tiny", "--type", "q8_0", "-p", "16", "-n", "4", "-r", "1", "-t", "1", "--json");
+        var r = await CliRunner.RunAsync("bench", "--shape", "tiny", "--type", "q8_0", "-p", "16", "-n", "4", "-r", "1", "-t", "1", "--bandwidth-mib", "16", "--json");
         Assert.Equal(0, r.ExitCode);
         using var doc = JsonDocument.Parse(r.Out);
         Assert.True(doc.RootElement.GetProperty("prompt").GetProperty("mean").GetDouble() > 0);
-        Assert.True(doc.RootElement.GetProperty("generation").GetProperty("mean").GetDouble() > 0);
+        var tg = doc.RootElement.GetProperty("generation").GetProperty("mean").GetDouble();
+        Assert.True(tg > 0);
         Assert.Equal(16, doc.RootElement.GetProperty("prompt_tokens").GetInt32());
+
+        // The generation ceiling: measured bandwidth ÷ weight bytes, and tg as a fraction of it.
+        var weights = doc.RootElement.GetProperty("weight_bytes").GetInt64();
+        var bw = doc.RootElement.GetProperty("bandwidth");
+        var memory = bw.GetProperty("memory_gbs").GetDouble();
+        Assert.True(memory > 0);
+        var ceiling = bw.GetProperty("ceiling_tokens_per_second").GetDouble();
+        Assert.Equal(memory * 1e9 / weights, ceiling, ceiling * 1e-9);
+        Assert.Equal(tg / ceiling, bw.GetProperty("ceiling_ratio").GetDouble(), 1e-9);
+        Assert.Equal(tg * weights / 1e9, bw.GetProperty("effective_gbs").GetDouble(), 1e-9);
+
+        var skipped = await CliRunner.RunAsync("bench", "--shape", "tiny", "--type", "q8_0", "-p", "0", "-n", "2", "-r", "1", "-t", "1", "--bandwidth-mib", "0", "--json");
+        Assert.Equal(0, skipped.ExitCode);
+        using var none = JsonDocument.Parse(skipped.Out);
+        Assert.Equal(JsonValueKind.Null, none.RootElement.GetProperty("bandwidth").ValueKind);
     }
 }

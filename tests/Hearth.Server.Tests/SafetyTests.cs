@@ -176,7 +176,8 @@ public sealed class SafetyTests
         var holderStream = await holder.Content.ReadAsStreamAsync(holderCts.Token);
         var firstLine = await new StreamReader(holderStream).ReadLineAsync(holderCts.Token);
         Assert.Contains("first", firstLine, StringComparison.Ordinal);
-        Assert.Equal(1, Volatile.Read(ref loader.Started));
+        // The first chunk reaches the client before the generator resumes and enters the gate: wait for it.
+        await WaitUntil(() => Volatile.Read(ref loader.Started) == 1);
 
         var waiting = s.Http.PostAsync("/v1/chat/completions", ClientTests.Body(Chat(model: "gated")));
         await WaitUntil(() => s.Server.Context.Slots.Waiting == 1);

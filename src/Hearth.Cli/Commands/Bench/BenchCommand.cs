@@ -24,14 +24,19 @@ internal static class BenchCommand
         var gen = new Option<int>("-n", "--gen-tokens") { Description = "Generated tokens (tg test; 0 = skip)", DefaultValueFactory = _ => 128 };
         var threads = new Option<int>("-t", "--threads") { Description = "Threads (0 = physical cores)", DefaultValueFactory = _ => 0 };
         var reps = new Option<int>("-r", "--repetitions") { Description = "Repetitions", DefaultValueFactory = _ => 3 };
+        var bandwidth = new Option<int>("--bandwidth-mib")
+        {
+            Description = "Also measure memory read bandwidth with a buffer of this many MiB and report generation against its ceiling (0 = skip)",
+            DefaultValueFactory = _ => 1024,
+        };
         var json = new Option<bool>("--json") { Description = "Print one JSON object" };
-        foreach (var o in new[] { prompt, gen, threads })
+        foreach (var o in new[] { prompt, gen, threads, bandwidth })
             o.Validators.Add(r => { if (r.GetValueOrDefault<int>() < 0) r.AddError($"{o.Name} must be 0 or more"); });
         reps.Validators.Add(r => { if (r.GetValueOrDefault<int>() < 1) r.AddError("--repetitions must be at least 1"); });
 
         var command = new Command("bench", "Measure prompt-processing (pp) and generation (tg) tokens/s of a model on this machine")
         {
-            model, shape, type, prompt, gen, threads, reps, json,
+            model, shape, type, prompt, gen, threads, reps, bandwidth, json,
         };
         command.Validators.Add(r =>
         {
@@ -74,9 +79,17 @@ internal static class BenchCommand
                 using var m = TransformerModel.Load(path);
                 var result = EngineBenchmark.Run(m, parse.GetValue(prompt), parse.GetValue(gen), parse.GetValue(threads), parse.GetValue(reps));
                 var name = parse.GetValue(shape) is { } sh ? $"{sh} {parse.GetValue(type)} (synthetic)" : Path.GetFileName(path);
+                BandwidthFigure? ceiling = null;
+                if (parse.GetValue(bandwidth) is > 0 and var mib && result.GeneratedTokens > 0)
+                {
+                    // Same thread count as the generation test: the ceiling that run could have reached.
+                    var bw = MemoryBandwidth.Measure(mib * 1048576L, result.Threads);
+                    var max = bw.CeilingTokensPerSecond(result.WeightBytes);
+                    ceiling = new BandwidthFigure(bw.BytesPerSecond / 1e9, result.Generation.Mean * result.WeightBytes / 1e9, max, result.Generation.Mean / max);
+                }
                 var report = new BenchReport(name, result.WeightBytes, result.Threads, result.PromptTokens, result.GeneratedTokens,
                     new BenchFigure(result.Prompt.Mean, result.Prompt.StdDev), new BenchFigure(result.Generation.Mean, result.Generation.StdDev),
-                    result.AllocatedBytesPerToken);
+                    result.AllocatedBytesPerToken, ceiling);
                 if (parse.GetValue(json))
                 {
                     context.Raw.WriteLine(JsonSerializer.Serialize(report, BenchJsonContext.Default.BenchReport));
@@ -90,6 +103,9 @@ internal static class BenchCommand
                     if (report.GeneratedTokens > 0)
                         table.AddRow(new Text(name), new Text(InspectCommand.Bytes(report.WeightBytes)), new Text(report.Threads.ToString(CultureInfo.InvariantCulture)), new Text($"tg{report.GeneratedTokens}"), new Text(Fmt(report.Generation)));
                     context.Console.Write(table);
+                    if (report.Bandwidth is { } c)
+                        context.Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
+                            $"memory read bandwidth {c.MemoryGBs:F1} GB/s → generation ceiling {c.CeilingTokensPerSecond:F2} tok/s; tg reached {c.CeilingRatio:P0} of it ({c.EffectiveGBs:F1} GB/s of weights)"));
                 }
             }
             finally
@@ -106,7 +122,17 @@ internal static class BenchCommand
 }
 
 /// <summary>JSON shape of <c>hearth bench --json</c>.</summary>
-internal sealed record BenchReport(string Model, long WeightBytes, int Threads, int PromptTokens, int GeneratedTokens, BenchFigure Prompt, BenchFigure Generation, long AllocatedBytesPerToken);
+internal sealed record BenchReport(string Model, long WeightBytes, int Threads, int PromptTokens, int GeneratedTokens, BenchFigure Prompt, BenchFigure Generation, long AllocatedBytesPerToken, BandwidthFigure? Bandwidth);
+
+/// <summary>
+/// Generation against the memory-bandwidth ceiling: measured read bandwidth (GB/s), the weight bytes generation read per
+/// second, the most tokens/s that bandwidth allows (bandwidth ÷ weight bytes), and the fraction of it reached.
+/// </summary>
+internal sealed record BandwidthFigure(
+    [property: JsonPropertyName("memory_gbs")] double MemoryGBs,
+    [property: JsonPropertyName("effective_gbs")] double EffectiveGBs,
+    double CeilingTokensPerSecond,
+    double CeilingRatio);
 
 /// <summary>Tokens per second: mean and standard deviation over repetitions.</summary>
 internal sealed record BenchFigure(double Mean, double StdDev);
