@@ -76,6 +76,38 @@ public sealed class RouterEvaluationTests(ITestOutputHelper output)
     }
 
     [Fact]
+    public void ARouterThatDecidesDifferentlyBetweenPassesIsReported()
+    {
+        // Two domains with identical content: the model speed decides, and this stats source answers at random.
+        var config = DomainRouterTests.Config("""
+            models: { default: m }
+            router: { weights: { speed: 0.9, emotional: 0, quality: 0 } }
+            domains:
+              left: { model: left-model, examples: [ "tell me about the weather", "is it going to rain" ] }
+              right: { model: right-model, examples: [ "tell me about the weather", "is it going to rain" ] }
+            """);
+        var router = DomainRouter.Create(config, new RandomSpeeds(seed: 7));
+        LabelledQuery[] data = [.. Enumerable.Range(0, 16).Select(i => new LabelledQuery("is it going to rain", "left"))];
+        var e = Assert.Throws<InvalidOperationException>(() => RouterEvaluation.Evaluate(router, data));
+        Assert.Contains("not deterministic", e.Message);
+
+        // The same router over fixed speeds evaluates, with every timed pass counted.
+        var fixedSpeeds = new InMemoryModelStatsSource().SetTokensPerSecond("left-model", 50).SetTokensPerSecond("right-model", 20);
+        var r = RouterEvaluation.Evaluate(DomainRouter.Create(config, fixedSpeeds), data);
+        Assert.Equal(1.0, r.Accuracy, 9);
+        Assert.True(r.DecisionsPerSecond > 0);
+    }
+
+    private sealed class RandomSpeeds(int seed) : IModelStatsSource
+    {
+        private readonly Random _random = new(seed);
+
+        public double? GetTokensPerSecond(string model) => 1 + _random.Next(100);
+
+        public double? GetQuality(string model, string domain) => null;
+    }
+
+    [Fact]
     public void BadLinesAreReportedWithTheirLineNumber()
     {
         var path = Path.Combine(Path.GetTempPath(), $"hearth-eval-{Guid.NewGuid():N}.jsonl");
