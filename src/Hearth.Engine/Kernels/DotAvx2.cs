@@ -92,6 +92,133 @@ internal static unsafe class DotAvx2
         return Vector256.Sum(acc);
     }
 
+    // Four-token kernels for prompt batches: one weight row against four activation rows `stride` bytes apart, so the
+    // weight block is loaded and decoded (nibbles, scales) once for four tokens. Each token's arithmetic is the
+    // single-token kernel's, in the same order, so the results are bit-identical to four single-token calls.
+
+    public static void Q8_0x4(byte* w, byte* a, nint stride, int n, float* result)
+    {
+        Vector256<float> acc0 = default, acc1 = default, acc2 = default, acc3 = default;
+        byte* a0 = a, a1 = a + stride, a2 = a + 2 * stride, a3 = a + 3 * stride;
+        for (var b = 0; b < n / 32; b++, w += 34, a0 += 34, a1 += 34, a2 += 34, a3 += 34)
+        {
+            var q = Vector256.Load((sbyte*)(w + 2));
+            var abs = Avx2.Abs(q);
+            var d = Half16.Load(w);
+            acc0 = Fma.MultiplyAdd(Avx.ConvertToVector256Single(DotU8S8(abs, Avx2.Sign(Vector256.Load((sbyte*)(a0 + 2)), q))), Vector256.Create(d * Half16.Load(a0)), acc0);
+            acc1 = Fma.MultiplyAdd(Avx.ConvertToVector256Single(DotU8S8(abs, Avx2.Sign(Vector256.Load((sbyte*)(a1 + 2)), q))), Vector256.Create(d * Half16.Load(a1)), acc1);
+            acc2 = Fma.MultiplyAdd(Avx.ConvertToVector256Single(DotU8S8(abs, Avx2.Sign(Vector256.Load((sbyte*)(a2 + 2)), q))), Vector256.Create(d * Half16.Load(a2)), acc2);
+            acc3 = Fma.MultiplyAdd(Avx.ConvertToVector256Single(DotU8S8(abs, Avx2.Sign(Vector256.Load((sbyte*)(a3 + 2)), q))), Vector256.Create(d * Half16.Load(a3)), acc3);
+        }
+        result[0] = Vector256.Sum(acc0);
+        result[1] = Vector256.Sum(acc1);
+        result[2] = Vector256.Sum(acc2);
+        result[3] = Vector256.Sum(acc3);
+    }
+
+    public static void Q4_Kx4(byte* w, byte* a, nint stride, int n, float* result)
+    {
+        Vector256<float> acc0 = default, acc1 = default, acc2 = default, acc3 = default;
+        Vector256<float> min0 = default, min1 = default, min2 = default, min3 = default;
+        var mask = Vector256.Create((byte)0x0F);
+        for (var b = 0; b < n / 256; b++, w += 144, a += ActivationQuantizer.Q8_KBlockBytes)
+        {
+            var (scales, mins) = ScalesMinsK4(w + 4);
+            var qs = w + 16;
+            var y0 = (sbyte*)(a + 4);
+            sbyte* y1 = y0 + stride, y2 = y0 + 2 * stride, y3 = y0 + 3 * stride;
+            Vector256<int> s0 = default, s1 = default, s2 = default, s3 = default;
+            for (var c = 0; c < 4; c++)
+            {
+                var raw = Vector256.Load(qs + 32 * c);
+                var lo = raw & mask;
+                var hi = (raw.AsUInt16() >> 4).AsByte() & mask;
+                var sl = Broadcast16(scales, 2 * c);
+                var sh = Broadcast16(scales, 2 * c + 1);
+                var o = 64 * c;
+                s0 += Avx2.MultiplyAddAdjacent(Avx2.MultiplyAddAdjacent(lo, Vector256.Load(y0 + o)), sl) + Avx2.MultiplyAddAdjacent(Avx2.MultiplyAddAdjacent(hi, Vector256.Load(y0 + o + 32)), sh);
+                s1 += Avx2.MultiplyAddAdjacent(Avx2.MultiplyAddAdjacent(lo, Vector256.Load(y1 + o)), sl) + Avx2.MultiplyAddAdjacent(Avx2.MultiplyAddAdjacent(hi, Vector256.Load(y1 + o + 32)), sh);
+                s2 += Avx2.MultiplyAddAdjacent(Avx2.MultiplyAddAdjacent(lo, Vector256.Load(y2 + o)), sl) + Avx2.MultiplyAddAdjacent(Avx2.MultiplyAddAdjacent(hi, Vector256.Load(y2 + o + 32)), sh);
+                s3 += Avx2.MultiplyAddAdjacent(Avx2.MultiplyAddAdjacent(lo, Vector256.Load(y3 + o)), sl) + Avx2.MultiplyAddAdjacent(Avx2.MultiplyAddAdjacent(hi, Vector256.Load(y3 + o + 32)), sh);
+            }
+            var d = Half16.Load(w);
+            var dmin = Half16.Load(w + 2);
+            var b0 = a;
+            var b1 = a + stride;
+            var b2 = a + 2 * stride;
+            var b3 = a + 3 * stride;
+            acc0 = Fma.MultiplyAdd(Avx.ConvertToVector256Single(s0), Vector256.Create(*(float*)b0 * d), acc0);
+            acc1 = Fma.MultiplyAdd(Avx.ConvertToVector256Single(s1), Vector256.Create(*(float*)b1 * d), acc1);
+            acc2 = Fma.MultiplyAdd(Avx.ConvertToVector256Single(s2), Vector256.Create(*(float*)b2 * d), acc2);
+            acc3 = Fma.MultiplyAdd(Avx.ConvertToVector256Single(s3), Vector256.Create(*(float*)b3 * d), acc3);
+            min0 = Fma.MultiplyAdd(Avx.ConvertToVector256Single(MinsTimesBlockSums(mins, (short*)(b0 + 260))), Vector256.Create(*(float*)b0 * dmin), min0);
+            min1 = Fma.MultiplyAdd(Avx.ConvertToVector256Single(MinsTimesBlockSums(mins, (short*)(b1 + 260))), Vector256.Create(*(float*)b1 * dmin), min1);
+            min2 = Fma.MultiplyAdd(Avx.ConvertToVector256Single(MinsTimesBlockSums(mins, (short*)(b2 + 260))), Vector256.Create(*(float*)b2 * dmin), min2);
+            min3 = Fma.MultiplyAdd(Avx.ConvertToVector256Single(MinsTimesBlockSums(mins, (short*)(b3 + 260))), Vector256.Create(*(float*)b3 * dmin), min3);
+        }
+        result[0] = Vector256.Sum(acc0) - Vector256.Sum(min0);
+        result[1] = Vector256.Sum(acc1) - Vector256.Sum(min1);
+        result[2] = Vector256.Sum(acc2) - Vector256.Sum(min2);
+        result[3] = Vector256.Sum(acc3) - Vector256.Sum(min3);
+    }
+
+    public static void Q6_Kx4(byte* w, byte* a, nint stride, int n, float* result)
+    {
+        float sum0 = 0, sum1 = 0, sum2 = 0, sum3 = 0;
+        var m4 = Vector256.Create((byte)0x0F);
+        var m30 = Vector256.Create((byte)0x30);
+        var m32 = Vector256.Create((byte)32);
+        for (var b = 0; b < n / 256; b++, w += 210, a += ActivationQuantizer.Q8_KBlockBytes)
+        {
+            var sc = (sbyte*)(w + 192);
+            var y0 = (sbyte*)(a + 4);
+            sbyte* y1 = y0 + stride, y2 = y0 + 2 * stride, y3 = y0 + 3 * stride;
+            Vector256<int> s0 = default, s1 = default, s2 = default, s3 = default;
+            for (var h = 0; h < 2; h++)
+            {
+                var ql0 = Vector256.Load(w + 64 * h);
+                var ql1 = Vector256.Load(w + 64 * h + 32);
+                var qh = Vector256.Load(w + 128 + 32 * h);
+                var s = sc + 8 * h;
+                var o = 128 * h;
+                // One quarter (32 values) at a time keeps the live registers within the sixteen AVX2 has.
+                var q = (ql0 & m4) | ((qh.AsUInt16() << 4).AsByte() & m30);
+                var k = Scales2(s[0], s[1]);
+                s0 += Avx2.MultiplyAddAdjacent(Offset32(q, Vector256.Load(y0 + o), m32), k);
+                s1 += Avx2.MultiplyAddAdjacent(Offset32(q, Vector256.Load(y1 + o), m32), k);
+                s2 += Avx2.MultiplyAddAdjacent(Offset32(q, Vector256.Load(y2 + o), m32), k);
+                s3 += Avx2.MultiplyAddAdjacent(Offset32(q, Vector256.Load(y3 + o), m32), k);
+                q = (ql1 & m4) | ((qh.AsUInt16() << 2).AsByte() & m30);
+                k = Scales2(s[2], s[3]);
+                s0 += Avx2.MultiplyAddAdjacent(Offset32(q, Vector256.Load(y0 + o + 32), m32), k);
+                s1 += Avx2.MultiplyAddAdjacent(Offset32(q, Vector256.Load(y1 + o + 32), m32), k);
+                s2 += Avx2.MultiplyAddAdjacent(Offset32(q, Vector256.Load(y2 + o + 32), m32), k);
+                s3 += Avx2.MultiplyAddAdjacent(Offset32(q, Vector256.Load(y3 + o + 32), m32), k);
+                q = ((ql0.AsUInt16() >> 4).AsByte() & m4) | (qh & m30);
+                k = Scales2(s[4], s[5]);
+                s0 += Avx2.MultiplyAddAdjacent(Offset32(q, Vector256.Load(y0 + o + 64), m32), k);
+                s1 += Avx2.MultiplyAddAdjacent(Offset32(q, Vector256.Load(y1 + o + 64), m32), k);
+                s2 += Avx2.MultiplyAddAdjacent(Offset32(q, Vector256.Load(y2 + o + 64), m32), k);
+                s3 += Avx2.MultiplyAddAdjacent(Offset32(q, Vector256.Load(y3 + o + 64), m32), k);
+                q = ((ql1.AsUInt16() >> 4).AsByte() & m4) | ((qh.AsUInt16() >> 2).AsByte() & m30);
+                k = Scales2(s[6], s[7]);
+                s0 += Avx2.MultiplyAddAdjacent(Offset32(q, Vector256.Load(y0 + o + 96), m32), k);
+                s1 += Avx2.MultiplyAddAdjacent(Offset32(q, Vector256.Load(y1 + o + 96), m32), k);
+                s2 += Avx2.MultiplyAddAdjacent(Offset32(q, Vector256.Load(y2 + o + 96), m32), k);
+                s3 += Avx2.MultiplyAddAdjacent(Offset32(q, Vector256.Load(y3 + o + 96), m32), k);
+            }
+            var d = Half16.Load(w + 208);
+            sum0 += Vector256.Sum(s0) * (d * *(float*)a);
+            sum1 += Vector256.Sum(s1) * (d * *(float*)(a + stride));
+            sum2 += Vector256.Sum(s2) * (d * *(float*)(a + 2 * stride));
+            sum3 += Vector256.Sum(s3) * (d * *(float*)(a + 3 * stride));
+        }
+        result[0] = sum0;
+        result[1] = sum1;
+        result[2] = sum2;
+        result[3] = sum3;
+    }
+
     public static float Q4_0(byte* w, byte* a, int n)
     {
         var acc = Vector256<float>.Zero;

@@ -78,13 +78,34 @@ internal sealed unsafe class MatMulJob : IParallelJob
                 y[r] = dot(row, x, n);
             return;
         }
+        var multi = w.Kernel.Multi4;
+        var four = stackalloc float[4];
         for (var t0 = 0; t0 < tokens; t0 += TokenTile)
         {
             var t1 = Math.Min(tokens, t0 + TokenTile);
             for (var rb = r0; rb < r1; rb += RowTile)
             {
                 var re = Math.Min(r1, rb + RowTile);
-                for (var t = t0; t < t1; t++)
+                var t = t0;
+                if (multi != null)
+                {
+                    // Four tokens per weight row: the row's blocks are decoded once for the four.
+                    for (; t + 4 <= t1; t += 4)
+                    {
+                        var xt = x + t * xStride;
+                        var yt = y + (nint)t * yStride;
+                        var row = w.Row(rb);
+                        for (var r = rb; r < re; r++, row += rowBytes)
+                        {
+                            multi(row, xt, xStride, n, four);
+                            yt[r] = four[0];
+                            yt[yStride + r] = four[1];
+                            yt[2 * (nint)yStride + r] = four[2];
+                            yt[3 * (nint)yStride + r] = four[3];
+                        }
+                    }
+                }
+                for (; t < t1; t++)
                 {
                     var xt = x + t * xStride;
                     var yt = y + (nint)t * yStride;

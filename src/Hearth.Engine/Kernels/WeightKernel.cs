@@ -50,6 +50,13 @@ internal sealed unsafe class WeightKernel
     /// <summary>Whether <see cref="Fast"/> is a SIMD kernel distinct from the reference.</summary>
     public bool HasFastPath { get; }
 
+    /// <summary>
+    /// Optional prompt-batch kernel: one weight row against four activation rows (weight row, first activation row,
+    /// byte stride between activation rows, element count, four results). Bit-identical to four <see cref="Fast"/>
+    /// calls; null where the type has none (the batch path then calls <see cref="Fast"/> per token).
+    /// </summary>
+    public delegate*<byte*, byte*, nint, int, float*, void> Multi4 { get; private init; }
+
     /// <summary>Weight types the engine can multiply with.</summary>
     public static IEnumerable<GgmlType> SupportedTypes => ByType.Keys;
 
@@ -78,6 +85,19 @@ internal sealed unsafe class WeightKernel
         Add(GgmlType.Q5_K, ActivationType.Q8_K, &DotReference.Q5_K, &DotAvx2.Q5_K);
         Add(GgmlType.Q6_K, ActivationType.Q8_K, &DotReference.Q6_K, &DotAvx2.Q6_K);
         Add(GgmlType.IQ4_XS, ActivationType.Q8_K, &DotReference.IQ4_XS, &DotAvx2.IQ4_XS);
-        return rows.ToDictionary(r => r.Type);
+        var byType = rows.ToDictionary(r => r.Type);
+        if (simd)
+        {
+            void Multi(GgmlType t, delegate*<byte*, byte*, nint, int, float*, void> k)
+            {
+                var row = byType[t];
+                byType[t] = new WeightKernel(t, row.Activation, row.Reference, row.Fast, row.HasFastPath) { Multi4 = k };
+            }
+
+            Multi(GgmlType.Q8_0, &DotAvx2.Q8_0x4);
+            Multi(GgmlType.Q4_K, &DotAvx2.Q4_Kx4);
+            Multi(GgmlType.Q6_K, &DotAvx2.Q6_Kx4);
+        }
+        return byType;
     }
 }

@@ -78,6 +78,8 @@ public sealed unsafe class DotKernelTests
     {
         foreach (var t in (GgmlType[])[GgmlType.F32, GgmlType.Q8_0, GgmlType.Q4_0, GgmlType.Q4_1, GgmlType.Q5_0, GgmlType.Q5_1, GgmlType.Q2_K, GgmlType.Q3_K, GgmlType.Q4_K, GgmlType.Q5_K, GgmlType.Q6_K, GgmlType.IQ4_NL, GgmlType.IQ4_XS])
             Assert.Equal(DotAvx2.IsSupported, WeightKernel.TryGet(t)!.HasFastPath);
+        foreach (var t in (GgmlType[])[GgmlType.Q8_0, GgmlType.Q4_K, GgmlType.Q6_K])
+            Assert.Equal(DotAvx2.IsSupported, WeightKernel.TryGet(t)!.Multi4 != null);
     }
 
     [Theory]
@@ -110,6 +112,110 @@ public sealed unsafe class DotKernelTests
                     var f = kernel.Fast(wp, ap, n);
                     var tol = (float)(2e-6 * scale) + 1e-6f;
                     Assert.True(Math.Abs(r - f) <= tol, $"{type} n={n} seed={seed}: fast {f} vs reference {r} (tol {tol})");
+                }
+            }
+        }
+    }
+
+    public static TheoryData<GgmlType> MultiTokenTypes()
+    {
+        var data = new TheoryData<GgmlType>();
+        foreach (var t in WeightKernel.SupportedTypes.Order())
+        {
+            if (WeightKernel.TryGet(t)!.Multi4 != null)
+                data.Add(t);
+        }
+        if (data.Count == 0)
+            data.Add(GgmlType.Q8_0); // no SIMD here: the test then checks the kernel is absent
+        return data;
+    }
+
+    [Theory]
+    [MemberData(nameof(MultiTokenTypes))]
+    public void FourTokenKernelsAreBitIdenticalToFourSingleTokenCalls(GgmlType type)
+    {
+        var kernel = WeightKernel.TryGet(type)!;
+        if (kernel.Multi4 == null)
+        {
+            Assert.False(DotAvx2.IsSupported, $"{type} has no four-token kernel on a SIMD machine");
+            return;
+        }
+        var block = Math.Max(GgmlTypeTraits.Get(type).BlockSize, kernel.ActivationBlockSize);
+        foreach (var n in Enumerable.Range(1, block == 256 ? 6 : 24).Select(k => k * block))
+        {
+            for (var seed = 0; seed < 6; seed++)
+            {
+                var rng = new Random(seed * 104729 + n);
+                var w = RandomWeights(type, n, rng);
+                var rowBytes = ActivationQuantizer.RowBytes(kernel.Activation, n);
+                var stride = rowBytes + 64 * (seed % 3); // rows need not be packed
+                var acts = new byte[stride * 4];
+                var x = new float[n];
+                for (var t = 0; t < 4; t++)
+                {
+                    for (var i = 0; i < n; i++)
+                        x[i] = (float)(rng.NextDouble() * 2 - 1) * (rng.Next(10) == 0 ? 8 : 1);
+                    Quantize(kernel.Activation, x).CopyTo(acts, t * stride);
+                }
+                var four = new float[4];
+                fixed (byte* wp = w)
+                fixed (byte* ap = acts)
+                fixed (float* r = four)
+                {
+                    kernel.Multi4(wp, ap, stride, n, r);
+                    for (var t = 0; t < 4; t++)
+                    {
+                        var single = kernel.Fast(wp, ap + t * stride, n);
+                        var reference = kernel.Reference(wp, ap + t * stride, n);
+                        Assert.True(BitConverter.SingleToInt32Bits(single) == BitConverter.SingleToInt32Bits(four[t]),
+                            $"{type} n={n} seed={seed} token {t}: four-token {four[t]:R} vs single {single:R}");
+                        Assert.True(Math.Abs(reference - four[t]) <= 1e-4f * Math.Max(1, Math.Abs(reference)),
+                            $"{type} n={n} seed={seed} token {t}: four-token {four[t]:R} vs reference {reference:R}");
+                    }
+                }
+            }
+        }
+    }
+
+    [Theory]
+    [InlineData(GgmlType.Q4_K, 1)]
+    [InlineData(GgmlType.Q4_K, 11)]
+    [InlineData(GgmlType.Q6_K, 7)]
+    [InlineData(GgmlType.Q8_0, 37)]
+    [InlineData(GgmlType.Q4_0, 6)]
+    public void BatchProductEqualsOneDotPerRowAndToken(GgmlType type, int tokens)
+    {
+        // Rows and tokens not multiples of the tiles (8 rows, 32 tokens, 4-token kernel) and a row range that starts mid-tile.
+        const int cols = 512, rows = 21, r0 = 3, r1 = 20;
+        var kernel = WeightKernel.TryGet(type)!;
+        var rng = new Random(tokens);
+        var rowBytes = GgmlTypeTraits.Get(type).RowBytes(cols);
+        var weights = new byte[rowBytes * rows];
+        for (var r = 0; r < rows; r++)
+            RandomWeights(type, cols, rng).CopyTo(weights, r * rowBytes);
+        var xStride = ActivationQuantizer.RowBytes(kernel.Activation, cols);
+        var acts = new byte[xStride * tokens];
+        var x = new float[cols];
+        for (var t = 0; t < tokens; t++)
+        {
+            for (var i = 0; i < cols; i++)
+                x[i] = (float)(rng.NextDouble() * 2 - 1);
+            Quantize(kernel.Activation, x).CopyTo(acts, t * xStride);
+        }
+        var y = new float[tokens * rows];
+        fixed (byte* wp = weights)
+        fixed (byte* ap = acts)
+        fixed (float* yp = y)
+        {
+            var matrix = new Hearth.Engine.Model.WeightMatrix("w", type, wp, cols, rows, kernel);
+            MatMulJob.Compute(matrix, ap, xStride, yp, rows, tokens, r0, r1);
+            for (var t = 0; t < tokens; t++)
+            {
+                for (var r = 0; r < rows; r++)
+                {
+                    var expected = r is >= r0 and < r1 ? kernel.Fast(wp + r * rowBytes, ap + t * xStride, cols) : 0f;
+                    Assert.True(BitConverter.SingleToInt32Bits(expected) == BitConverter.SingleToInt32Bits(y[t * rows + r]),
+                        $"{type} token {t} row {r}: batch {y[t * rows + r]:R} vs dot {expected:R}");
                 }
             }
         }
