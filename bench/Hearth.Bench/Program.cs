@@ -5,6 +5,18 @@ using BenchmarkDotNet.Running;
 // Dot kernel throughput per weight type (fast vs reference, in and out of cache): ... -- kernels [types] [seconds]
 if (args.Length > 0 && args[0] == "kernels")
     return Hearth.Bench.KernelBench.Run(args);
+// Memory read bandwidth, the generation ceiling: ... -- bandwidth [MiB=1024] [threads=1,2] [passes=5]
+if (args.Length > 0 && args[0] == "bandwidth")
+{
+    var mib = args.Length > 1 ? long.Parse(args[1], System.Globalization.CultureInfo.InvariantCulture) : 1024;
+    var passes = args.Length > 3 ? int.Parse(args[3], System.Globalization.CultureInfo.InvariantCulture) : 5;
+    foreach (var t in (args.Length > 2 ? args[2] : "1,2").Split(',').Select(int.Parse))
+    {
+        var r = Hearth.Engine.Runtime.MemoryBandwidth.Measure(mib << 20, t, passes);
+        Console.WriteLine(string.Create(System.Globalization.CultureInfo.InvariantCulture, $"{mib} MiB, {t} thread(s): {r.BytesPerSecond / 1e9:F1} GB/s"));
+    }
+    return 0;
+}
 if (args.Length > 0 && args[0] == "engine")
     return EngineBench.Run(args);
 // Model store pull + verify throughput from a loopback server: ... -- store [MiB] [reps]
