@@ -10,18 +10,26 @@ namespace Hearth.Engine.Model;
 internal sealed class TransformerModel : IDisposable
 {
     private readonly bool _ownsFile;
+    private readonly GgufFile[] _otherParts;
 
-    private TransformerModel(GgufFile file, bool ownsFile, ModelArchitecture arch, ModelConfig config, ModelWeights weights)
+    private TransformerModel(GgufFile file, bool ownsFile, GgufFile[] otherParts, ModelArchitecture arch, ModelConfig config, ModelWeights weights)
     {
         File = file;
         _ownsFile = ownsFile;
+        _otherParts = otherParts;
         Architecture = arch;
         Config = config;
         Weights = weights;
     }
 
-    /// <summary>The mapped file.</summary>
+    /// <summary>The mapped file (of a split model, the first part: it holds the metadata).</summary>
     public GgufFile File { get; }
+
+    /// <summary>Every mapped file: <see cref="File"/>, then a split model's other parts in order.</summary>
+    public IReadOnlyList<GgufFile> Parts => [File, .. _otherParts];
+
+    /// <summary>Bytes of all tensors in all parts.</summary>
+    public long TensorBytes => Parts.Sum(p => p.Tensors.Sum(t => t.ByteSize));
 
     /// <summary>Architecture-specific behaviour.</summary>
     public ModelArchitecture Architecture { get; }
@@ -53,13 +61,28 @@ internal sealed class TransformerModel : IDisposable
     {
         ArgumentNullException.ThrowIfNull(file);
         var source = file.Path ?? "model";
-        var arch = ModelArchitecture.For(file.Metadata.Architecture, source);
-        if (!file.TryGetTensor("token_embd.weight", out var embd))
-            throw new ModelLoadException($"{source}: tensor 'token_embd.weight' is missing.");
+        // A split model's other parts are opened here and owned by the model (disposed with it, or now on failure).
+        var otherParts = SplitParts.OpenRest(file);
+        try
+        {
+            return Bind(file, ownsFile, otherParts, ModelArchitecture.For(file.Metadata.Architecture, source), source);
+        }
+        catch
+        {
+            foreach (var p in otherParts)
+                p.Dispose();
+            throw;
+        }
+    }
+
+    private static TransformerModel Bind(GgufFile file, bool ownsFile, GgufFile[] otherParts, ModelArchitecture arch, string source)
+    {
+        var embd = otherParts.Prepend(file).Select(p => p.TryGetTensor("token_embd.weight", out var t) ? t : null).FirstOrDefault(t => t is not null)
+            ?? throw new ModelLoadException($"{source}: tensor 'token_embd.weight' is missing.");
         if (embd.Dimensions.Count != 2)
             throw new ModelLoadException($"{source}: tensor 'token_embd.weight' has shape {embd.ShapeText}; expected [n_embd, n_vocab].");
         var config = arch.ReadConfig(file.Metadata, source, checked((int)embd.Dimensions[1]));
-        var b = new TensorBinder(file, source);
+        var b = new TensorBinder(file, source, otherParts);
         var layers = new LayerWeights[config.LayerCount];
         for (var i = 0; i < layers.Length; i++)
             layers[i] = arch.BindLayer(b, config, i);
@@ -74,13 +97,15 @@ internal sealed class TransformerModel : IDisposable
                 Output = b.OptionalMatrix("output.weight", config.EmbeddingLength, config.VocabSize) ?? tokenEmbedding,
                 RopeFrequencyFactors = b.OptionalVector("rope_freqs.weight", config.RopeDimensionCount / 2),
             };
-            return new TransformerModel(file, ownsFile, arch, config, weights);
+            return new TransformerModel(file, ownsFile, otherParts, arch, config, weights);
         }
     }
 
     /// <inheritdoc />
     public void Dispose()
     {
+        foreach (var p in _otherParts)
+            p.Dispose();
         if (_ownsFile)
             File.Dispose();
     }

@@ -71,7 +71,7 @@ internal static class EngineBenchmark
                 tg.Add(generateTokens / elapsed.TotalSeconds);
             }
         }
-        var weightBytes = model.File.Tensors.Sum(t => t.ByteSize);
+        var weightBytes = model.TensorBytes;
         return new BenchmarkResult(promptTokens, generateTokens, session.Threads,
             pp.Count > 0 ? Throughput.Of(pp) : default, tg.Count > 0 ? Throughput.Of(tg) : default, weightBytes, allocated);
     }

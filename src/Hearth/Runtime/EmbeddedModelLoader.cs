@@ -1,5 +1,6 @@
 using Hearth.Configuration;
 using Hearth.Engine.Generation;
+using Hearth.Engine.Model;
 using Hearth.Gguf;
 using Hearth.Store;
 using Microsoft.Extensions.AI;
@@ -68,11 +69,25 @@ internal sealed class EmbeddedModelLoader(ModelStore? store, int threads = 0, IR
         try
         {
             using var file = GgufFile.Open(path);
-            return new ModelPlan(name, path, Estimate(file), digest);
+            // A split model's other parts count towards its memory too (their tensors; the metadata is in the first).
+            var rest = SplitParts.OpenRest(file);
+            try
+            {
+                return new ModelPlan(name, path, Estimate(file) + rest.Sum(p => p.Tensors.Sum(t => t.ByteSize)), digest);
+            }
+            finally
+            {
+                foreach (var p in rest)
+                    p.Dispose();
+            }
         }
         catch (GgufFormatException ex)
         {
             throw new ModelUnavailableException($"model '{name}' ({path}) is not a valid GGUF file: {ex.Message}", ex);
+        }
+        catch (ModelLoadException ex)
+        {
+            throw new ModelUnavailableException($"model '{name}': {ex.Message}", ex);
         }
     }
 

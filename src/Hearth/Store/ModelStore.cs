@@ -1,4 +1,5 @@
 using System.Buffers;
+using System.Globalization;
 using System.Security.Cryptography;
 using System.Text.Json;
 using Hearth.Configuration;
@@ -159,17 +160,95 @@ internal sealed class ModelStore
             return false;
         if (Find(reference) is not { } found)
             return false;
-        var layer = found.Manifest.ModelLayers.FirstOrDefault()
-            ?? throw new ModelStoreException($"model {found.Manifest.Reference} has no model layer ({found.Path})");
-        path = LayerPath(layer);
+        var layers = found.Manifest.ModelLayers.ToList();
+        if (layers.Count == 0)
+            throw new ModelStoreException($"model {found.Manifest.Reference} has no model layer ({found.Path})");
+        var paths = layers.Select(l => CheckedLayerPath(found.Manifest, l)).ToList();
+        path = paths.Count == 1 ? paths[0] : SplitView(layers, paths);
+        return true;
+    }
+
+    /// <summary>A model layer's file, checked to be there, whole, and (for an import) unchanged since it was verified.</summary>
+    private string CheckedLayerPath(ModelManifest manifest, ManifestLayer layer)
+    {
+        var path = LayerPath(layer);
         var file = new FileInfo(path);
         if (!file.Exists)
-            throw new ModelStoreException($"model {found.Manifest.Reference}: its data {path} is missing; run 'hearth verify {found.Manifest.Reference}' or pull it again");
+            throw new ModelStoreException($"model {manifest.Reference}: its data {path} is missing; run 'hearth verify {manifest.Reference}' or pull it again");
         if (file.Length != layer.Size)
-            throw new ModelStoreException($"model {found.Manifest.Reference}: {path} has {file.Length} bytes, expected {layer.Size}; run 'hearth verify {found.Manifest.Reference}'");
+            throw new ModelStoreException($"model {manifest.Reference}: {path} has {file.Length} bytes, expected {layer.Size}; run 'hearth verify {manifest.Reference}'");
         if (layer.ExternalPath is not null && layer.ExternalModified is { } m && file.LastWriteTimeUtc != m.UtcDateTime)
-            throw new ModelStoreException($"model {found.Manifest.Reference}: the imported file {path} changed since it was verified; run 'hearth verify {found.Manifest.Reference}' to check it again");
-        return true;
+            throw new ModelStoreException($"model {manifest.Reference}: the imported file {path} changed since it was verified; run 'hearth verify {manifest.Reference}' to check it again");
+        return path;
+    }
+
+    /// <summary>Folder of derived links (<c>splits/</c>) that give a split model's blobs the part names the engine
+    /// finds them by.</summary>
+    public string SplitsDirectory => Path.Combine(Root, "splits");
+
+    /// <summary>
+    /// A split model's parts are separate blobs named by digest; the engine finds a split model's other parts by name
+    /// (<c>PREFIX-0000i-of-0000N.gguf</c> next to the first). This makes <c>splits/&lt;first digest&gt;/</c> with one
+    /// symbolic link per part (a hard link where symbolic links are refused; nothing is copied) and returns the first.
+    /// Links are derived data: rebuilt when wrong, and removing them never loses a blob.
+    /// </summary>
+    private string SplitView(List<ManifestLayer> layers, List<string> targets)
+    {
+        var count = layers.Count;
+        var prefix = SplitPrefix(layers[0].FileName) ?? "model";
+        var names = Enumerable.Range(1, count).Select(i => string.Create(CultureInfo.InvariantCulture, $"{prefix}-{i:D5}-of-{count:D5}.gguf")).ToList();
+        var dir = Path.Combine(SplitsDirectory, layers[0].Digest.Replace("sha256:", "", StringComparison.Ordinal));
+        bool Current() => Enumerable.Range(0, count).All(i =>
+        {
+            var link = Path.Combine(dir, names[i]);
+            return File.Exists(link) && FileLinks.SameFile(link, targets[i]);
+        });
+        if (Directory.Exists(dir) && Current())
+            return Path.Combine(dir, names[0]);
+
+        // Build the links in a fresh folder, then swap it in, so a concurrent reader never sees half a set.
+        Directory.CreateDirectory(SplitsDirectory);
+        var building = Path.Combine(SplitsDirectory, $".{Path.GetFileName(dir)}.{Environment.ProcessId}.{Guid.NewGuid():N}");
+        Directory.CreateDirectory(building);
+        try
+        {
+            for (var i = 0; i < count; i++)
+            {
+                var link = Path.Combine(building, names[i]);
+                try
+                {
+                    File.CreateSymbolicLink(link, Path.GetFullPath(targets[i]));
+                }
+                catch (Exception ex) when (ex is IOException or UnauthorizedAccessException or PlatformNotSupportedException)
+                {
+                    if (!FileLinks.TryCreateHardLink(targets[i], link))
+                        throw new ModelStoreException($"cannot link split part {i + 1} of {count} ({targets[i]}) into {building}: {ex.Message}", ex);
+                }
+            }
+            if (Directory.Exists(dir))
+                Directory.Delete(dir, recursive: true); // links only: deleting them leaves the blobs alone
+            Directory.Move(building, dir);
+        }
+        catch (IOException) when (Directory.Exists(dir) && Current())
+        {
+            // Another process swapped in the same links first.
+        }
+        finally
+        {
+            if (Directory.Exists(building))
+                Directory.Delete(building, recursive: true);
+        }
+        return Path.Combine(dir, names[0]);
+    }
+
+    /// <summary>PREFIX of a source name <c>PREFIX-00001-of-0000N.gguf</c>, or null.</summary>
+    private static string? SplitPrefix(string? fileName)
+    {
+        if (fileName is null)
+            return null;
+        var name = Path.GetFileName(fileName);
+        var i = name.LastIndexOf("-of-", StringComparison.OrdinalIgnoreCase);
+        return i > 6 && name[i - 6] == '-' && name.EndsWith(".gguf", StringComparison.OrdinalIgnoreCase) ? name[..(i - 6)] : null;
     }
 
     /// <summary>Records that a model was used now (best effort: a read-only store is not an error).</summary>

@@ -1,6 +1,7 @@
 using System.Text.Json;
 using Hearth.Privacy;
 using Hearth.Store;
+using Hearth.Tests.Shared;
 
 namespace Hearth.Tests.Store;
 
@@ -233,6 +234,56 @@ public sealed class PullTests : StoreTestBase
         Assert.Equal(new[] { "big/big-Q4_0-00001-of-00002.gguf", "big/big-Q4_0-00002-of-00002.gguf" }, result.Manifest.Layers.Select(l => l.FileName));
         Assert.Equal(Model.Length + part2.Length, result.Manifest.Size);
         Assert.True(Store.HasBlob(FakeHttpServer.Sha256(part2)));
+    }
+
+    [Fact]
+    public async Task APulledSplitModelResolvesToLinkedPartsTheEngineLoads()
+    {
+        // Real gguf-split parts of stories260K from a loopback Hub: the store keeps them as digest-named blobs, and
+        // resolving the model gives the engine PREFIX-0000i-of-00003.gguf names (links, no copy) for every part.
+        var splitDir = Path.Combine(Temp, "split-src");
+        Directory.CreateDirectory(splitDir);
+        var parts = SplitGguf.Write(Fixtures.Stories260K, splitDir, "stories-F32", 3).Select(File.ReadAllBytes).ToArray();
+        var names = Enumerable.Range(1, 3).Select(i => $"stories-F32-{i:D5}-of-00003.gguf").ToArray();
+        var api = JsonSerializer.Serialize(new
+        {
+            siblings = names.Select((n, i) => new { rfilename = n, lfs = new { sha256 = FakeHttpServer.Sha256(parts[i]), size = parts[i].Length } }).ToArray(),
+        });
+        using var server = new FakeHttpServer(r =>
+        {
+            if (r.Path == "/api/models/org/stories?blobs=true")
+                return FakeHttpServer.Text(200, api);
+            var i = Array.FindIndex(names, n => r.Path == "/org/stories/resolve/main/" + n);
+            return i >= 0 ? FakeHttpServer.File(r, parts[i]) : FakeHttpServer.Text(404, "{}");
+        });
+        var result = await Puller(server.Url).PullAsync("hf.co/org/stories", new PullOptions { Name = "split:test" });
+        Assert.Equal(3, result.Manifest.ModelLayers.Count());
+
+        Assert.True(Store.TryResolve("split:test", out var path));
+        Assert.Equal(names[0], Path.GetFileName(path));
+        Assert.StartsWith(Store.SplitsDirectory, path, StringComparison.Ordinal);
+        for (var i = 0; i < 3; i++)
+        {
+            var link = Path.Combine(Path.GetDirectoryName(path)!, names[i]);
+            Assert.True(FileLinks.SameFile(link, Store.BlobPath(FakeHttpServer.Sha256(parts[i]))), $"part {i + 1} should be the blob itself");
+        }
+
+        string Generate(string file)
+        {
+            using var client = Hearth.Engine.Generation.EngineChatClient.Open(file, new Hearth.Engine.Generation.EngineOptions { Threads = 1 });
+            var g = client.Generator;
+            var prompt = g.Tokenizer.Encode("Once upon a time", addSpecial: true, parseSpecial: false);
+            return g.Generate(prompt, new Hearth.Engine.Generation.GenerationOptions { MaxTokens = 16 }).Text;
+        }
+        Assert.Equal(Generate(Fixtures.Stories260K), Generate(path));
+
+        // The links are derived: removed, they come back; resolving again reuses them.
+        Directory.Delete(Store.SplitsDirectory, recursive: true);
+        Assert.True(Store.TryResolve("split:test", out var again));
+        Assert.Equal(path, again);
+        Assert.True(File.Exists(again));
+        Assert.True(Store.TryResolve("split:test", out var third));
+        Assert.Equal(path, third);
     }
 
     [Fact]
