@@ -2,6 +2,7 @@ using System.Buffers;
 using System.Diagnostics;
 using System.Runtime.InteropServices;
 using Hearth.Engine.Kernels;
+using Hearth.Engine.Model;
 using Hearth.Gguf;
 
 namespace Hearth.Factory;
@@ -48,10 +49,15 @@ internal static class ModelQuantizer
     public static List<TensorPlan> Plan(GgufFile source, QuantizeFileType fileType, QuantizeOptions options)
     {
         ArgumentNullException.ThrowIfNull(source);
+        return Plan(source.Metadata, source.Tensors, fileType, options);
+    }
+
+    private static List<TensorPlan> Plan(GgufMetadata metadata, IEnumerable<GgufTensorInfo> tensors, QuantizeFileType fileType, QuantizeOptions options)
+    {
         ArgumentNullException.ThrowIfNull(fileType);
         ArgumentNullException.ThrowIfNull(options);
-        var facts = QuantizeModelFacts.From(source.Metadata);
-        var ordered = QuantizeMix.OrderTensors(source.Tensors);
+        var facts = QuantizeModelFacts.From(metadata);
+        var ordered = QuantizeMix.OrderTensors(tensors);
         var plans = QuantizeMix.Plan(fileType, options, facts, ordered);
         for (var i = 0; i < plans.Count; i++)
             Check(ordered[i], plans[i], options);
@@ -70,8 +76,29 @@ internal static class ModelQuantizer
         ArgumentOutOfRangeException.ThrowIfNegative(options.Threads);
         var clock = Stopwatch.StartNew();
         using var source = GgufFile.Open(inputPath);
-        var plans = Plan(source, fileType, options);
-        var ordered = QuantizeMix.OrderTensors(source.Tensors);
+        // A split input (gguf-split parts next to the first) is read whole and written as one file, as llama-quantize does.
+        GgufFile[] rest;
+        try
+        {
+            rest = SplitParts.OpenRest(source);
+        }
+        catch (ModelLoadException ex)
+        {
+            throw new InvalidDataException(ex.Message, ex);
+        }
+        using var parts = new PartsOwner(rest);
+        var owner = new Dictionary<string, GgufFile>(StringComparer.Ordinal);
+        foreach (var part in rest.Prepend(source))
+        {
+            foreach (var t in part.Tensors)
+            {
+                if (!owner.TryAdd(t.Name, part))
+                    throw new InvalidDataException($"{part.Path}: tensor '{t.Name}' is also in {owner[t.Name].Path}.");
+            }
+        }
+        var all = rest.Prepend(source).SelectMany(p => p.Tensors).ToList();
+        var plans = Plan(source.Metadata, all, fileType, options);
+        var ordered = QuantizeMix.OrderTensors(all);
         var threads = options.Threads > 0 ? options.Threads : Environment.ProcessorCount;
 
         var writer = new GgufWriter();
@@ -99,7 +126,7 @@ internal static class ModelQuantizer
             writer.AddTensor(tensor.Name, plan.Target, dims, stream =>
             {
                 var start = done;
-                WriteTensor(source, tensor, plan.Target, stream, threads, rowsDone =>
+                WriteTensor(owner[tensor.Name], tensor, plan.Target, stream, threads, rowsDone =>
                 {
                     done = start + rowsDone * tensor.RowBytes;
                     progress?.Report(new QuantizeProgress(index, ordered.Count, tensor.Name, done, totalBytes));
@@ -203,6 +230,16 @@ internal static class ModelQuantizer
         finally
         {
             ArrayPool<byte>.Shared.Return(buffer);
+        }
+    }
+
+    /// <summary>Disposes a split model's other parts.</summary>
+    private sealed class PartsOwner(GgufFile[] parts) : IDisposable
+    {
+        public void Dispose()
+        {
+            foreach (var p in parts)
+                p.Dispose();
         }
     }
 }

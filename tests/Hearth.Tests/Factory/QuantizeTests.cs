@@ -32,6 +32,22 @@ public sealed class QuantizeTests : IDisposable
     }
 
     [Fact]
+    public void ASplitSourceQuantizesToTheSameFileAsTheWholeOne()
+    {
+        // gguf-split parts of the F32 fixture: read whole (the first part names the others), written as one file
+        // byte-identical to llama-quantize's output from the unsplit source.
+        var parts = SplitGguf.Write(Fixtures.File("llama-spm", "llama-spm-F32.gguf"), _dir, "spm-F32", 3);
+        var output = Path.Combine(_dir, "from-split-Q4_K_M.gguf");
+        ModelQuantizer.Quantize(parts[0], output, QuantizeFileType.Q4_K_M, new QuantizeOptions());
+        AssertSameFile(Fixtures.File("llama-spm", "llama-spm-Q4_K_M.gguf"), output);
+
+        File.Delete(parts[1]);
+        var ex = Assert.Throws<InvalidDataException>(() => ModelQuantizer.Quantize(parts[0], Path.Combine(_dir, "x.gguf"), QuantizeFileType.Q8_0, new QuantizeOptions()));
+        Assert.Contains(parts[1], ex.Message);
+        Assert.False(File.Exists(Path.Combine(_dir, "x.gguf")));
+    }
+
+    [Fact]
     public void QuantizationDoesNotDependOnThreadCount()
     {
         var one = Path.Combine(_dir, "one.gguf");
