@@ -1,4 +1,5 @@
 using System.Runtime.InteropServices;
+using Hearth.Engine.Generation;
 using Hearth.Engine.Kernels;
 using Hearth.Engine.Runtime;
 
@@ -181,6 +182,54 @@ internal sealed unsafe class InferenceSession : IDisposable
         return allPositions
             ? new ReadOnlySpan<float>(_logits, tokens.Length * _c.VocabSize)
             : new ReadOnlySpan<float>(_logits, _c.VocabSize);
+    }
+
+    /// <summary>
+    /// Feeds <paramref name="tokens"/> at the current position and pools their final hidden states (after the output
+    /// norm, as llama.cpp's embeddings) into <paramref name="destination"/> (embedding-length values, not normalized):
+    /// the mean over the tokens, the first token's or the last token's. No logits are computed.
+    /// </summary>
+    public void Embed(scoped ReadOnlySpan<int> tokens, PoolingType pooling, Span<float> destination)
+    {
+        ObjectDisposedException.ThrowIf(_disposed, this);
+        if (tokens.IsEmpty)
+            throw new ArgumentException("At least one token is needed.", nameof(tokens));
+        if (destination.Length != _c.EmbeddingLength)
+            throw new ArgumentException($"The destination holds {destination.Length} values; the embedding has {_c.EmbeddingLength}.", nameof(destination));
+        if (Position + tokens.Length > ContextLength)
+            throw new InvalidOperationException($"The context holds {ContextLength} tokens; {Position} are used and {tokens.Length} more were given.");
+        foreach (var t in tokens)
+        {
+            if ((uint)t >= (uint)_c.VocabSize)
+                throw new ArgumentOutOfRangeException(nameof(tokens), t, $"Token id {t} is outside the vocabulary (0..{_c.VocabSize - 1}).");
+        }
+        destination.Clear();
+        var e = _c.EmbeddingLength;
+        for (var start = 0; start < tokens.Length; start += BatchSize)
+        {
+            var chunk = tokens.Slice(start, Math.Min(BatchSize, tokens.Length - start));
+            Forward(chunk, -1, lastChunk: false);
+            var n = chunk.Length;
+            // Rows of this chunk that the pooling uses, normed into _xb.
+            var (from, to) = pooling switch
+            {
+                PoolingType.Mean => (0, n),
+                PoolingType.Cls => start == 0 ? (0, 1) : (0, 0),
+                _ => start + n == tokens.Length ? (n - 1, n) : (0, 0),
+            };
+            for (var t = from; t < to; t++)
+            {
+                Blocks.RmsNorm(_x + t * e, _w.OutputNorm, _xb, e, _c.RmsEpsilon);
+                for (var i = 0; i < e; i++)
+                    destination[i] += _xb[i];
+            }
+        }
+        if (pooling == PoolingType.Mean)
+        {
+            var inv = 1f / tokens.Length;
+            for (var i = 0; i < e; i++)
+                destination[i] *= inv;
+        }
     }
 
     // One chunk: logitRow >= 0 writes every position's logits from that row on; otherwise only the
