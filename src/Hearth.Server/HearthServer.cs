@@ -190,6 +190,33 @@ internal sealed class HearthServerContext(HearthRuntime runtime, HearthServerOpt
         return ok;
     }
 
+    /// <summary>Embeds <paramref name="inputs"/> with <c>models.embedding</c> for a request naming <paramref name="model"/>
+    /// (the configured name, or <c>embedding</c>), in a generation slot. 400 naming the problem when no embedding model
+    /// is configured, another model is named, or the configured model is not an embedding model.</summary>
+    public async Task<GeneratedEmbeddings<Embedding<float>>> EmbedAsync(string model, IReadOnlyList<string> inputs, int? dimensions, CancellationToken cancellationToken)
+    {
+        var configured = Runtime.Config.Models.Embedding;
+        if (Runtime.EmbeddingGenerator is not { } generator || configured is null)
+            throw new ApiException(400, $"model '{model}' does not support embeddings, and no embedding model is configured (set models.embedding in hearth.yaml to an embedding model such as Qwen3-Embedding)", "invalid_request_error", "model", "embeddings_not_supported");
+        if (model != configured && model != "embedding")
+            throw new ApiException(400, $"model '{model}' does not support embeddings; this server embeds with '{configured}' (models.embedding), also reachable as 'embedding'", "invalid_request_error", "model", "embeddings_not_supported");
+        if (inputs.Count == 0)
+            throw ApiException.BadRequest("'input' is empty; give a string or an array of strings", "input");
+        using var slot = await EnterSlotAsync(cancellationToken).ConfigureAwait(false);
+        try
+        {
+            return await generator.GenerateAsync(inputs, dimensions is { } d ? new EmbeddingGenerationOptions { Dimensions = d } : null, cancellationToken).ConfigureAwait(false);
+        }
+        catch (ModelUnavailableException ex)
+        {
+            throw new ApiException(400, ex.Message, "invalid_request_error", "model", "embeddings_not_supported");
+        }
+        catch (ArgumentException ex)
+        {
+            throw ApiException.BadRequest(ex.Message, "input");
+        }
+    }
+
     /// <summary>Waits for a generation slot; 429 with Retry-After when the queue is full.</summary>
     public async Task<IDisposable> EnterSlotAsync(CancellationToken cancellationToken)
     {

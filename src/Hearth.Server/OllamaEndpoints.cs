@@ -102,7 +102,20 @@ internal static class OllamaEndpoints
         {
             var body = await Json.ReadObjectAsync(http.Request, http.RequestAborted).ConfigureAwait(false);
             var model = Json.RequiredString(body, "model");
-            throw new ApiException(400, $"model '{model}' does not support embeddings: the embedded engine serves generative models only");
+            var inputs = Json.Strings(body, "input", 2048) ?? throw ApiException.BadRequest("'input' is required: a string or an array of strings", "input");
+            var clock = System.Diagnostics.Stopwatch.StartNew();
+            var result = await server.EmbedAsync(model, inputs, null, http.RequestAborted).ConfigureAwait(false);
+            var embeddings = new JsonArray();
+            foreach (var e in result)
+                embeddings.Add(new JsonArray([.. e.Vector.ToArray().Select(v => (JsonNode?)JsonValue.Create(v))]));
+            var answer = new JsonObject
+            {
+                ["model"] = model,
+                ["embeddings"] = embeddings,
+                ["total_duration"] = (long)(clock.Elapsed.TotalMilliseconds * 1_000_000),
+                ["prompt_eval_count"] = result.Usage?.InputTokenCount ?? 0,
+            };
+            return Results.Text(answer.ToJsonString(), "application/json");
         });
         app.MapPost("/api/pull", (HttpContext http) => PullAsync(http, server));
         app.MapDelete("/api/delete", async (HttpContext http) =>

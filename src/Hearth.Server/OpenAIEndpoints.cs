@@ -25,7 +25,30 @@ internal static class OpenAIEndpoints
         {
             var body = await Json.ReadObjectAsync(http.Request, http.RequestAborted).ConfigureAwait(false);
             var model = Json.RequiredString(body, "model");
-            throw new ApiException(400, $"model '{model}' does not support embeddings: the embedded engine serves generative models only", "invalid_request_error", "model", "embeddings_not_supported");
+            var inputs = Json.Strings(body, "input", 2048) ?? throw ApiException.BadRequest("'input' is required: a string or an array of strings", "input");
+            var format = Json.String(body, "encoding_format") ?? "float";
+            if (format is not ("float" or "base64"))
+                throw ApiException.BadRequest($"'encoding_format' must be \"float\" or \"base64\"; got \"{format}\"", "encoding_format");
+            var dimensions = Json.Integer(body, "dimensions", 1, 1 << 20);
+            var result = await server.EmbedAsync(model, inputs, dimensions, http.RequestAborted).ConfigureAwait(false);
+            var data = new JsonArray();
+            for (var i = 0; i < result.Count; i++)
+            {
+                var vector = result[i].Vector;
+                JsonNode values = format == "base64"
+                    ? JsonValue.Create(Convert.ToBase64String(System.Runtime.InteropServices.MemoryMarshal.AsBytes(vector.Span)))
+                    : new JsonArray([.. vector.ToArray().Select(v => (JsonNode?)JsonValue.Create(v))]);
+                data.Add(new JsonObject { ["object"] = "embedding", ["index"] = i, ["embedding"] = values });
+            }
+            var tokens = result.Usage?.InputTokenCount ?? 0;
+            var answer = new JsonObject
+            {
+                ["object"] = "list",
+                ["data"] = data,
+                ["model"] = model,
+                ["usage"] = new JsonObject { ["prompt_tokens"] = tokens, ["total_tokens"] = tokens },
+            };
+            return Results.Text(answer.ToJsonString(), "application/json");
         });
     }
 

@@ -45,6 +45,55 @@ public sealed class ClientTests
     }
 
     [Fact]
+    public async Task Embeddings_through_the_OpenAI_sdk_and_OllamaSharp_match_the_runtime()
+    {
+        // stories260K declared an embedding model (mean pooling), served as models.embedding.
+        var dir = Directory.CreateTempSubdirectory("hearth-srv-embed-").FullName;
+        try
+        {
+            var model = Path.Combine(dir, "stories-embed.gguf");
+            using (var source = Hearth.Gguf.GgufFile.Open(Hearth.Tests.Shared.Fixtures.Stories260K))
+            {
+                var w = Hearth.Gguf.GgufWriter.FromFile(source);
+                w.SetMetadata("llama.pooling_type", Hearth.Gguf.GgufValue.FromUInt32(1));
+                w.WriteTo(model);
+            }
+            await using var s = await TestServer.StartAsync(yaml: $"models: {{ default: stories:260k, embedding: '{model}' }}\n");
+            string[] texts = ["a cat sat on the mat", "Once upon a time"];
+            var direct = await s.Runtime.EmbeddingGenerator!.GenerateAsync(texts);
+
+            var viaOpenAI = await OpenAI(s).GetEmbeddingClient("embedding").AsIEmbeddingGenerator().GenerateAsync(texts);
+            Assert.Equal(2, viaOpenAI.Count);
+            for (var i = 0; i < 2; i++)
+                Assert.Equal(direct[i].Vector.ToArray(), viaOpenAI[i].Vector.ToArray());
+            Assert.Equal(direct.Usage!.InputTokenCount, viaOpenAI.Usage!.InputTokenCount);
+
+            using var ollama = new OllamaApiClient(s.Url);
+            var viaOllama = await ollama.EmbedAsync(new EmbedRequest { Model = model, Input = [.. texts] });
+            Assert.Equal(2, viaOllama.Embeddings.Count);
+            for (var i = 0; i < 2; i++)
+                Assert.Equal(direct[i].Vector.ToArray(), viaOllama.Embeddings[i]);
+
+            // A generative model named for embeddings: 400 in each dialect, naming the embedding model to use.
+            var bad = await s.Http.PostAsync("/v1/embeddings", new StringContent($"{{\"model\":\"{TestServer.Model}\",\"input\":\"x\"}}", System.Text.Encoding.UTF8, "application/json"));
+            Assert.Equal(System.Net.HttpStatusCode.BadRequest, bad.StatusCode);
+            var error = JsonNode.Parse(await bad.Content.ReadAsStringAsync())!["error"]!;
+            Assert.Contains("models.embedding", (string?)error["message"], StringComparison.Ordinal);
+            Assert.Equal("embeddings_not_supported", (string?)error["code"]);
+            var badOllama = await s.Http.PostAsync("/api/embed", new StringContent($"{{\"model\":\"{TestServer.Model}\",\"input\":[\"x\"]}}", System.Text.Encoding.UTF8, "application/json"));
+            Assert.Equal(System.Net.HttpStatusCode.BadRequest, badOllama.StatusCode);
+            Assert.Contains("does not support embeddings", (string?)JsonNode.Parse(await badOllama.Content.ReadAsStringAsync())!["error"], StringComparison.Ordinal);
+            var noInput = await s.Http.PostAsync("/v1/embeddings", new StringContent("{\"model\":\"embedding\",\"input\":[1,2]}", System.Text.Encoding.UTF8, "application/json"));
+            Assert.Equal(System.Net.HttpStatusCode.BadRequest, noInput.StatusCode);
+            Assert.Contains("input[0]", await noInput.Content.ReadAsStringAsync(), StringComparison.Ordinal);
+        }
+        finally
+        {
+            Directory.Delete(dir, recursive: true);
+        }
+    }
+
+    [Fact]
     public async Task OpenAI_sdk_as_IChatClient_lists_models_and_reports_the_route()
     {
         await using var s = await TestServer.StartAsync();

@@ -164,6 +164,7 @@ public static class HearthConfigLoader
             MemoryBudget = r.Size("memory_budget", d.MemoryBudget, 64L << 20, 64L << 40),
             KeepAlive = r.Duration("keep_alive", d.KeepAlive, TimeSpan.Zero, TimeSpan.FromDays(7)),
             Default = r.String("default", d.Default),
+            Embedding = r.String("embedding", d.Embedding),
             HuggingFaceUrl = r.Endpoint("huggingface_url", d.HuggingFaceUrl)!,
             OllamaRegistryUrl = r.Endpoint("ollama_registry_url", d.OllamaRegistryUrl)!,
             DownloadSegments = r.Integer("download_segments", d.DownloadSegments, 1, 32),

@@ -120,6 +120,11 @@ public sealed record ModelsOptions
     /// <summary>Model reference used when no domain matches; optional.</summary>
     public string? Default { get; init; }
 
+    /// <summary>Embedding model (a store reference or a GGUF path) the runtime serves as its <c>IEmbeddingGenerator</c>,
+    /// run by the embedded engine; optional. It must declare a pooling (<c>{arch}.pooling_type</c>), as embedding
+    /// models such as Qwen3-Embedding do.</summary>
+    public string? Embedding { get; init; }
+
     /// <summary>Base URL of the Hugging Face Hub (or a mirror) for <c>hf.co/...</c> pulls; default <c>https://huggingface.co</c>.</summary>
     public Uri HuggingFaceUrl { get; init; } = new("https://huggingface.co");
 

@@ -35,6 +35,7 @@ public sealed class HearthRuntime : IDisposable
     private readonly ProviderRegistry _providers;
     private readonly ProviderDispatcher _dispatcher;
     private readonly InMemoryModelStatsSource _stats = new();
+    private readonly RuntimeEmbeddingGenerator? _embeddings;
     private int _disposed;
 
     private HearthRuntime(HearthConfig config, HearthRuntimeOptions options)
@@ -56,6 +57,9 @@ public sealed class HearthRuntime : IDisposable
             _providers = new ProviderRegistry(config, Guard, embedded, options.Environment);
             _dispatcher = new ProviderDispatcher(config, _providers);
             Router = DomainRouter.Create(config, _stats);
+            var planner = new EmbeddedModelLoader(Store, options.Threads);
+            if (config.Models.Embedding is { } embeddingModel)
+                _embeddings = new RuntimeEmbeddingGenerator(embeddingModel, m => planner.Plan(m).Path, ModelDigest, Audit, options.Threads);
             ChatClient = new ChatClientBuilder(_dispatcher)
                 .Use(inner => new PrivacyPolicyChatClient(inner, config, Audit))
                 .UseRouting(Router)
@@ -86,6 +90,10 @@ public sealed class HearthRuntime : IDisposable
 
     /// <summary>The whole pipeline.</summary>
     public IChatClient ChatClient { get; }
+
+    /// <summary>The embedding model of <c>models.embedding</c>, run by the embedded engine and audited per call; null
+    /// when none is configured. Opened on first use.</summary>
+    public IEmbeddingGenerator<string, Embedding<float>>? EmbeddingGenerator => _embeddings;
 
     /// <summary>Models loaded by the embedded engine now.</summary>
     public IReadOnlyList<LoadedModel> LoadedModels => Host.List();
@@ -145,6 +153,7 @@ public sealed class HearthRuntime : IDisposable
         if (Interlocked.Exchange(ref _disposed, 1) != 0)
             return;
         ChatClient.Dispose();
+        _embeddings?.Dispose();
         _providers.Dispose();
         Host.Dispose();
         Audit?.Dispose();
@@ -156,7 +165,9 @@ public static class HearthServiceCollectionExtensions
 {
     /// <summary>
     /// Registers a singleton <see cref="HearthRuntime"/> for <paramref name="config"/> and its pipeline as the
-    /// container's <see cref="IChatClient"/> (usable from Semantic Kernel or any Microsoft.Extensions.AI consumer).
+    /// container's <see cref="IChatClient"/> (usable from Semantic Kernel or any Microsoft.Extensions.AI consumer), and,
+    /// when <c>models.embedding</c> names one, its embedding model as the container's
+    /// <see cref="IEmbeddingGenerator{TInput, TEmbedding}"/>.
     /// </summary>
     public static IServiceCollection AddHearth(this IServiceCollection services, HearthConfig config)
     {
@@ -164,12 +175,30 @@ public static class HearthServiceCollectionExtensions
         ArgumentNullException.ThrowIfNull(config);
         services.AddSingleton(_ => HearthRuntime.Create(config));
         services.AddSingleton<IChatClient>(sp => new NonDisposingChatClient(sp.GetRequiredService<HearthRuntime>().ChatClient));
+        if (config.Models.Embedding is not null)
+        {
+            services.AddSingleton<IEmbeddingGenerator<string, Embedding<float>>>(sp =>
+                new NonDisposingEmbeddingGenerator(sp.GetRequiredService<HearthRuntime>().EmbeddingGenerator!));
+        }
         return services;
     }
 
     /// <summary>Loads <c>hearth.yaml</c> (a path, or <c>$HEARTH_HOME/hearth.yaml</c> when null) and registers Hearth.</summary>
     public static IServiceCollection AddHearth(this IServiceCollection services, string? configPath = null)
         => services.AddHearth(HearthConfigLoader.Load(configPath));
+
+    /// <summary>The runtime owns the embedding model; the container disposes the runtime, not this view of it.</summary>
+    private sealed class NonDisposingEmbeddingGenerator(IEmbeddingGenerator<string, Embedding<float>> inner) : IEmbeddingGenerator<string, Embedding<float>>
+    {
+        public Task<GeneratedEmbeddings<Embedding<float>>> GenerateAsync(IEnumerable<string> values, EmbeddingGenerationOptions? options = null, CancellationToken cancellationToken = default)
+            => inner.GenerateAsync(values, options, cancellationToken);
+
+        public object? GetService(Type serviceType, object? serviceKey = null) => inner.GetService(serviceType, serviceKey);
+
+        public void Dispose()
+        {
+        }
+    }
 
     /// <summary>The runtime owns the pipeline; the container disposes the runtime, not this view of it.</summary>
     private sealed class NonDisposingChatClient(IChatClient inner) : IChatClient

@@ -138,6 +138,40 @@ public sealed class RuntimePipelineTests : RuntimeTestBase
     }
 
     [Fact]
+    public async Task AddHearth_registers_the_embedding_model_when_configured_and_audits_each_call()
+    {
+        // stories260K declared an embedding model (mean pooling) stands in for e.g. Qwen3-Embedding.
+        var model = Path.Combine(Home, "stories-embed.gguf");
+        using (var source = Hearth.Gguf.GgufFile.Open(Fixtures.Stories260K))
+        {
+            var w = Hearth.Gguf.GgufWriter.FromFile(source);
+            w.SetMetadata("llama.pooling_type", Hearth.Gguf.GgufValue.FromUInt32(1));
+            w.WriteTo(model);
+        }
+        var yaml = $"models: {{ default: '{Fixtures.Stories260K}', embedding: '{model}' }}\nhealthcare: {{ compliance_mode: none }}\n";
+        await using (var provider = new ServiceCollection().AddHearth(Config(yaml)).BuildServiceProvider())
+        {
+            var generator = provider.GetRequiredService<IEmbeddingGenerator<string, Embedding<float>>>();
+            var r = await generator.GenerateAsync(["a cat sat on the mat", "Once upon a time"]);
+            Assert.Equal(2, r.Count);
+            Assert.All(r, e => Assert.InRange(Math.Sqrt(e.Vector.ToArray().Sum(x => (double)x * x)), 0.9999, 1.0001));
+            Assert.All(r, e => Assert.Equal(model, e.ModelId));
+            var entry = Assert.Single(AuditEntries("request"));
+            Assert.Equal("embedding", (string?)entry["route"]);
+            Assert.Equal("embedded", (string?)entry["provider"]);
+            Assert.Equal(r.Usage!.InputTokenCount, (long?)entry["input_tokens"]);
+        }
+        Assert.Null(AuditLog.Verify(Path.Combine(Home, "audit")).Problem);
+
+        // Without models.embedding nothing is registered; a generative model named there is refused when first used.
+        await using (var provider = new ServiceCollection().AddHearth(Config($"models: {{ default: '{Fixtures.Stories260K}' }}\n")).BuildServiceProvider())
+            Assert.Null(provider.GetService<IEmbeddingGenerator<string, Embedding<float>>>());
+        using var runtime = HearthRuntime.Create(Config($"models: {{ default: '{Fixtures.Stories260K}', embedding: '{Fixtures.Stories260K}' }}\n"));
+        var ex = await Assert.ThrowsAsync<ModelUnavailableException>(() => runtime.EmbeddingGenerator!.GenerateAsync(["x"]));
+        Assert.Contains("not an embedding model", ex.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public async Task Each_domain_is_answered_with_its_adapter_from_one_loaded_model()
     {
         var dir = Path.Combine(Home, "bundle");
