@@ -198,7 +198,7 @@ internal sealed class HearthServerContext(HearthRuntime runtime, HearthServerOpt
         var configured = Runtime.Config.Models.Embedding;
         if (Runtime.EmbeddingGenerator is not { } generator || configured is null)
             throw new ApiException(400, $"model '{model}' does not support embeddings, and no embedding model is configured (set models.embedding in hearth.yaml to an embedding model such as Qwen3-Embedding)", "invalid_request_error", "model", "embeddings_not_supported");
-        if (model != configured && model != "embedding")
+        if (model != configured && model != "embedding" && model != configured + ":latest" && model + ":latest" != configured)
             throw new ApiException(400, $"model '{model}' does not support embeddings; this server embeds with '{configured}' (models.embedding), also reachable as 'embedding'", "invalid_request_error", "model", "embeddings_not_supported");
         if (inputs.Count == 0)
             throw ApiException.BadRequest("'input' is empty; give a string or an array of strings", "input");
@@ -207,13 +207,14 @@ internal sealed class HearthServerContext(HearthRuntime runtime, HearthServerOpt
         {
             return await generator.GenerateAsync(inputs, dimensions is { } d ? new EmbeddingGenerationOptions { Dimensions = d } : null, cancellationToken).ConfigureAwait(false);
         }
-        catch (ModelUnavailableException ex)
+        catch (ModelUnavailableException ex) when (ex.InnerException is Hearth.Engine.Model.ModelLoadException or Hearth.Gguf.GgufFormatException)
         {
+            // The configured file is there but is no embedding model (or no valid GGUF): the request cannot be served.
             throw new ApiException(400, ex.Message, "invalid_request_error", "model", "embeddings_not_supported");
         }
         catch (ArgumentException ex)
         {
-            throw ApiException.BadRequest(ex.Message, "input");
+            throw ApiException.BadRequest(ex.Message, ex.Message.Contains("dimensions", StringComparison.Ordinal) ? "dimensions" : "input");
         }
     }
 

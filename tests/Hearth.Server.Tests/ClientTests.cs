@@ -86,6 +86,16 @@ public sealed class ClientTests
             var noInput = await s.Http.PostAsync("/v1/embeddings", new StringContent("{\"model\":\"embedding\",\"input\":[1,2]}", System.Text.Encoding.UTF8, "application/json"));
             Assert.Equal(System.Net.HttpStatusCode.BadRequest, noInput.StatusCode);
             Assert.Contains("input[0]", await noInput.Content.ReadAsStringAsync(), StringComparison.Ordinal);
+            var wrongSize = await s.Http.PostAsync("/v1/embeddings", new StringContent("{\"model\":\"embedding\",\"input\":\"x\",\"dimensions\":7}", System.Text.Encoding.UTF8, "application/json"));
+            Assert.Equal(System.Net.HttpStatusCode.BadRequest, wrongSize.StatusCode);
+            Assert.Equal("dimensions", (string?)JsonNode.Parse(await wrongSize.Content.ReadAsStringAsync())!["error"]!["param"]);
+
+            // models.embedding naming a generative model: a 400 that says why, and the server keeps serving.
+            await using var g = await TestServer.StartAsync(yaml: "models: { default: stories:260k, embedding: stories:260k }\n");
+            var generative = await g.Http.PostAsync("/v1/embeddings", new StringContent("{\"model\":\"embedding\",\"input\":\"x\"}", System.Text.Encoding.UTF8, "application/json"));
+            Assert.Equal(System.Net.HttpStatusCode.BadRequest, generative.StatusCode);
+            Assert.Contains("not an embedding model", await generative.Content.ReadAsStringAsync(), StringComparison.Ordinal);
+            Assert.Equal(System.Net.HttpStatusCode.OK, (await g.Http.GetAsync("/v1/models")).StatusCode);
         }
         finally
         {

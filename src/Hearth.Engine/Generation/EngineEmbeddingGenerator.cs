@@ -43,6 +43,9 @@ public sealed class EngineEmbeddingGenerator : IEmbeddingGenerator<string, Embed
     private readonly Tokenizer _tokenizer;
     private readonly int _threads;
     private readonly bool _normalize;
+    private readonly object _gate = new();
+    private int _active;
+    private bool _disposed;
 
     private EngineEmbeddingGenerator(TransformerModel model, Tokenizer tokenizer, PoolingType pooling, EngineEmbeddingOptions options, string modelId)
     {
@@ -94,6 +97,8 @@ public sealed class EngineEmbeddingGenerator : IEmbeddingGenerator<string, Embed
                 ?? throw new ModelLoadException($"{path}: not an embedding model: it declares no {md.Architecture}.pooling_type (a generative model); pass a pooling explicitly to embed with it anyway.");
             if (md.GetBool($"{md.Architecture}.attention.causal") == false)
                 throw new ModelLoadException($"{path}: the model uses bidirectional (non-causal) attention, which the engine does not implement; it runs causal decoder models.");
+            if (pooling == PoolingType.Cls)
+                throw new ModelLoadException($"{path}: cls pooling on a causal model would give every text the same vector (the first token's state sees only itself); use mean or last.");
             var tokenizer = Tokenizer.FromGguf(model.File);
             var id = md.Name ?? Path.GetFileNameWithoutExtension(path);
             return new EngineEmbeddingGenerator(model, tokenizer, pooling, options, id);
@@ -112,7 +117,28 @@ public sealed class EngineEmbeddingGenerator : IEmbeddingGenerator<string, Embed
         var texts = values.ToList();
         if (options?.Dimensions is { } d && d != Dimensions)
             throw new ArgumentException($"This model's embeddings have {Dimensions} dimensions; {d} were asked for.", nameof(options));
-        return Task.Run(() => Generate(texts, cancellationToken), cancellationToken);
+        lock (_gate)
+        {
+            ObjectDisposedException.ThrowIf(_disposed, this);
+            _active++;
+        }
+        // The weights stay mapped until the last running call ends, even when Dispose comes first.
+        return Task.Run(() => Generate(texts, cancellationToken), cancellationToken).ContinueWith(
+            t =>
+            {
+                Release();
+                return t;
+            },
+            CancellationToken.None, TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default).Unwrap();
+    }
+
+    private void Release()
+    {
+        lock (_gate)
+        {
+            if (--_active == 0 && _disposed)
+                _model.Dispose();
+        }
     }
 
     private GeneratedEmbeddings<Embedding<float>> Generate(List<string> texts, CancellationToken cancellationToken)
@@ -163,6 +189,16 @@ public sealed class EngineEmbeddingGenerator : IEmbeddingGenerator<string, Embed
             : null;
     }
 
-    /// <inheritdoc />
-    public void Dispose() => _model.Dispose();
+    /// <summary>Unmaps the model once no call is running (at once when none is).</summary>
+    public void Dispose()
+    {
+        lock (_gate)
+        {
+            if (_disposed)
+                return;
+            _disposed = true;
+            if (_active == 0)
+                _model.Dispose();
+        }
+    }
 }

@@ -20,7 +20,7 @@ internal static partial class SplitParts
     /// <summary>Metadata key: tensors in all parts together.</summary>
     public const string TensorCountKey = "split.tensors.count";
 
-    [GeneratedRegex(@"^(?<prefix>.+)-(?<no>\d{5})-of-(?<count>\d{5})\.gguf$", RegexOptions.IgnoreCase | RegexOptions.CultureInvariant)]
+    [GeneratedRegex(@"^(?<prefix>.+)-(?<no>\d{5})(?<of>-of-)(?<count>\d{5})(?<ext>\.gguf)$", RegexOptions.IgnoreCase | RegexOptions.CultureInvariant)]
     private static partial Regex PartName();
 
     /// <summary>The path of part <paramref name="number"/> (from 1) of <paramref name="count"/>, next to <paramref name="firstPart"/>.</summary>
@@ -29,7 +29,8 @@ internal static partial class SplitParts
         var m = PartName().Match(Path.GetFileName(firstPart));
         if (!m.Success)
             throw new ModelLoadException($"{firstPart}: the file says it is part 1 of a {count}-part split model, but its name is not PREFIX-00001-of-{count:D5}.gguf, so its other parts cannot be found.");
-        var name = string.Create(CultureInfo.InvariantCulture, $"{m.Groups["prefix"].Value}-{number:D5}-of-{count:D5}.gguf");
+        // The separators as the first part spells them ("-OF-", ".GGUF"): names are case-sensitive on most file systems.
+        var name = string.Create(CultureInfo.InvariantCulture, $"{m.Groups["prefix"].Value}-{number:D5}{m.Groups["of"].Value}{count:D5}{m.Groups["ext"].Value}");
         return Path.Combine(Path.GetDirectoryName(firstPart) ?? "", name);
     }
 

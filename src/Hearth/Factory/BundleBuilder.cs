@@ -111,6 +111,7 @@ public static class BundleBuilder
         ArgumentNullException.ThrowIfNull(spec);
         ArgumentException.ThrowIfNullOrEmpty(outputPath);
         using var baseFile = GgufFile.Open(spec.BasePath);
+        ModelQuantizer.RefuseSplit(baseFile, "bundle");
         if (BundleFormat.IsBundle(baseFile))
             throw new InvalidDataException($"{spec.BasePath}: already a Hearth bundle; build from the plain base model.");
         var writer = new GgufWriter();

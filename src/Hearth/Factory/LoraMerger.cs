@@ -157,6 +157,7 @@ internal static class LoraMerger
         if (!float.IsFinite(userScale))
             throw new ArgumentOutOfRangeException(nameof(userScale), userScale, "The scale must be a finite number.");
         using var baseModel = GgufFile.Open(basePath);
+        ModelQuantizer.RefuseSplit(baseModel, "merge");
         using var adapter = LoraAdapter.Open(adapterPath, baseModel);
         var pairs = adapter.Pairs.ToDictionary(p => p.Target, StringComparer.Ordinal);
 

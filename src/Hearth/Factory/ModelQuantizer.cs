@@ -233,6 +233,13 @@ internal static class ModelQuantizer
         }
     }
 
+    /// <summary>Refuses part 1 of a split model where a tool reads a single file (merge, bundle), saying how to join it.</summary>
+    internal static void RefuseSplit(GgufFile file, string tool)
+    {
+        if (file.Metadata.GetInteger(SplitParts.CountKey) is > 1 and var count)
+            throw new InvalidDataException($"{file.Path}: part of a {count}-part split model; {tool} needs the model as one file: join it first with 'hearth factory quantize {file.Path} JOINED.gguf --type F16' (or the type it has), which reads every part.");
+    }
+
     /// <summary>Disposes a split model's other parts.</summary>
     private sealed class PartsOwner(GgufFile[] parts) : IDisposable
     {

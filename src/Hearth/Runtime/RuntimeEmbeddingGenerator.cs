@@ -79,9 +79,9 @@ internal sealed class RuntimeEmbeddingGenerator : IEmbeddingGenerator<string, Em
             decision = "cancelled";
             throw;
         }
-        catch
+        catch (Exception ex)
         {
-            decision = "failed";
+            decision = "failed: " + ex.GetType().Name;
             throw;
         }
         finally
@@ -91,7 +91,7 @@ internal sealed class RuntimeEmbeddingGenerator : IEmbeddingGenerator<string, Em
                 RequestId = id,
                 Route = "embedding",
                 Provider = "embedded",
-                ModelDigest = _digest(_model),
+                ModelDigest = _digest(_model) ?? _model,
                 InputTokens = tokens is { } t ? (int)Math.Min(t, int.MaxValue) : null,
                 Latency = clock.Elapsed,
                 Decision = decision,

@@ -186,33 +186,55 @@ internal sealed class ModelStore
     /// finds them by.</summary>
     public string SplitsDirectory => Path.Combine(Root, "splits");
 
+    /// <summary>Folder name of a split model's links: a hash of all its parts' digests, so one set of parts always
+    /// maps to one folder and another model sharing the first part cannot disturb it.</summary>
+    internal static string SplitKey(IEnumerable<ManifestLayer> layers) =>
+        Convert.ToHexStringLower(SHA256.HashData(System.Text.Encoding.UTF8.GetBytes(string.Join('\n', layers.Select(l => l.Digest)))))[..32];
+
     /// <summary>
     /// A split model's parts are separate blobs named by digest; the engine finds a split model's other parts by name
-    /// (<c>PREFIX-0000i-of-0000N.gguf</c> next to the first). This makes <c>splits/&lt;first digest&gt;/</c> with one
-    /// symbolic link per part (a hard link where symbolic links are refused; nothing is copied) and returns the first.
-    /// Links are derived data: rebuilt when wrong, and removing them never loses a blob.
+    /// (<c>PREFIX-0000i-of-0000N.gguf</c> next to the first). This makes <c>splits/&lt;key&gt;/</c> with one symbolic
+    /// link per part (a hard link where symbolic links are refused; nothing is copied) and returns the first. A folder
+    /// whose links are right is reused as it is; a new one is built aside and renamed into place, so a reader never
+    /// sees half a set, and a folder another process just made is kept rather than replaced. A store that cannot be
+    /// written gets the folder under the temp directory instead. Links are derived data: gc removes unreferenced ones.
     /// </summary>
     private string SplitView(List<ManifestLayer> layers, List<string> targets)
     {
         var count = layers.Count;
         var prefix = SplitPrefix(layers[0].FileName) ?? "model";
         var names = Enumerable.Range(1, count).Select(i => string.Create(CultureInfo.InvariantCulture, $"{prefix}-{i:D5}-of-{count:D5}.gguf")).ToList();
-        var dir = Path.Combine(SplitsDirectory, layers[0].Digest.Replace("sha256:", "", StringComparison.Ordinal));
-        bool Current() => Enumerable.Range(0, count).All(i =>
+        var key = SplitKey(layers);
+        try
         {
-            var link = Path.Combine(dir, names[i]);
-            return File.Exists(link) && FileLinks.SameFile(link, targets[i]);
-        });
-        if (Directory.Exists(dir) && Current())
-            return Path.Combine(dir, names[0]);
+            return Path.Combine(BuildLinks(SplitsDirectory, key, names, targets), names[0]);
+        }
+        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+        {
+            try
+            {
+                return Path.Combine(BuildLinks(Path.Combine(Path.GetTempPath(), "hearth-splits"), key, names, targets), names[0]);
+            }
+            catch (Exception again) when (again is IOException or UnauthorizedAccessException)
+            {
+                throw new ModelStoreException($"cannot make the part-named links of a {count}-part split model in {SplitsDirectory} ({ex.Message}) or in the temp directory ({again.Message})", again);
+            }
+        }
+    }
 
-        // Build the links in a fresh folder, then swap it in, so a concurrent reader never sees half a set.
-        Directory.CreateDirectory(SplitsDirectory);
-        var building = Path.Combine(SplitsDirectory, $".{Path.GetFileName(dir)}.{Environment.ProcessId}.{Guid.NewGuid():N}");
+    private static string BuildLinks(string parent, string key, List<string> names, List<string> targets)
+    {
+        var dir = Path.Combine(parent, key);
+        bool Current() => Directory.Exists(dir) && names.Select((n, i) => (Link: Path.Combine(dir, n), Target: targets[i])).All(p => LinksTo(p.Link, p.Target));
+        if (Current())
+            return dir;
+
+        Directory.CreateDirectory(parent);
+        var building = Path.Combine(parent, $".{key}.{Environment.ProcessId}.{Guid.NewGuid():N}");
         Directory.CreateDirectory(building);
         try
         {
-            for (var i = 0; i < count; i++)
+            for (var i = 0; i < names.Count; i++)
             {
                 var link = Path.Combine(building, names[i]);
                 try
@@ -222,23 +244,49 @@ internal sealed class ModelStore
                 catch (Exception ex) when (ex is IOException or UnauthorizedAccessException or PlatformNotSupportedException)
                 {
                     if (!FileLinks.TryCreateHardLink(targets[i], link))
-                        throw new ModelStoreException($"cannot link split part {i + 1} of {count} ({targets[i]}) into {building}: {ex.Message}", ex);
+                        throw new IOException($"cannot link split part {i + 1} ({targets[i]}) into {building}: {ex.Message}", ex);
                 }
             }
-            if (Directory.Exists(dir))
-                Directory.Delete(dir, recursive: true); // links only: deleting them leaves the blobs alone
-            Directory.Move(building, dir);
-        }
-        catch (IOException) when (Directory.Exists(dir) && Current())
-        {
-            // Another process swapped in the same links first.
+            for (var attempt = 0; ; attempt++)
+            {
+                try
+                {
+                    Directory.Move(building, dir);
+                    return dir;
+                }
+                catch (IOException) when (Directory.Exists(dir) && attempt < 3)
+                {
+                    if (Current())
+                        return dir; // another process made the same links first: keep them
+                    // Wrong links (a moved import, a changed blob): set them aside, then retry the rename.
+                    var stale = Path.Combine(parent, $".{key}.stale.{Guid.NewGuid():N}");
+                    try
+                    {
+                        Directory.Move(dir, stale);
+                        Directory.Delete(stale, recursive: true); // links only: the blobs stay
+                    }
+                    catch (IOException)
+                    {
+                    }
+                }
+            }
         }
         finally
         {
             if (Directory.Exists(building))
                 Directory.Delete(building, recursive: true);
         }
-        return Path.Combine(dir, names[0]);
+    }
+
+    /// <summary>Whether <paramref name="link"/> is a link to (or the same file as) <paramref name="target"/>.</summary>
+    private static bool LinksTo(string link, string target)
+    {
+        var info = new FileInfo(link);
+        if (!info.Exists)
+            return false;
+        if (info.LinkTarget is { } t)
+            return string.Equals(Path.GetFullPath(t, Path.GetDirectoryName(link)!), Path.GetFullPath(target), OperatingSystem.IsWindows() ? StringComparison.OrdinalIgnoreCase : StringComparison.Ordinal);
+        return FileLinks.SameFile(link, target);
     }
 
     /// <summary>PREFIX of a source name <c>PREFIX-00001-of-0000N.gguf</c>, or null.</summary>
@@ -445,6 +493,16 @@ internal sealed class ModelStore
             .Select(l => NormalizeHex(l.Digest)).ToHashSet(StringComparer.Ordinal);
         var removed = new List<string>();
         long bytes = 0;
+        // Part-name link folders of split models no manifest describes any more (links only; never counted as freed).
+        if (Directory.Exists(SplitsDirectory))
+        {
+            var keys = ReadAll().Select(x => x.Manifest.ModelLayers.ToList()).Where(l => l.Count > 1).Select(SplitKey).ToHashSet(StringComparer.Ordinal);
+            foreach (var dir in new DirectoryInfo(SplitsDirectory).EnumerateDirectories())
+            {
+                if (!dir.Name.StartsWith('.') && !keys.Contains(dir.Name)) // ".…" folders are being built right now
+                    dir.Delete(recursive: true);
+            }
+        }
         foreach (var (hex, file) in EnumerateBlobs())
         {
             if (referenced.Contains(hex))

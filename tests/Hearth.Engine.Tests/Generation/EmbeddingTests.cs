@@ -56,40 +56,61 @@ public sealed class EmbeddingTests : IDisposable
     }
 
     [Fact]
-    public void MeanIsTheAverageOfEveryPrefixLastStateAndClsIsTheFirst()
+    public void MeanIsTheAverageOfEveryPrefixLastState()
     {
         const string text = "The little dog ran to the park";
-        var last = EngineEmbeddingGenerator.Open(WithKeys(("llama.pooling_type", GgufValue.FromUInt32(3))), new EngineEmbeddingOptions { Threads = 1, Normalize = false });
-        var mean = EngineEmbeddingGenerator.Open(WithKeys(("llama.pooling_type", GgufValue.FromUInt32(1))), new EngineEmbeddingOptions { Threads = 1, Normalize = false });
-        var cls = EngineEmbeddingGenerator.Open(WithKeys(("llama.pooling_type", GgufValue.FromUInt32(2))), new EngineEmbeddingOptions { Threads = 1, Normalize = false });
-        using (last)
-        using (mean)
-        using (cls)
+        using var mean = EngineEmbeddingGenerator.Open(WithKeys(("llama.pooling_type", GgufValue.FromUInt32(1))), new EngineEmbeddingOptions { Threads = 1, Normalize = false });
+        using var model = TransformerModel.Load(Fixtures.Stories260K);
+        var tokenizer = Hearth.Engine.Tokenization.Tokenizer.FromGguf(model.File);
+        var tokens = tokenizer.Encode(text, addSpecial: true, parseSpecial: false);
+        Assert.True(tokens.Length > 3);
+        var expected = new double[mean.Dimensions];
+        for (var n = 1; n <= tokens.Length; n++)
         {
-            using var model = TransformerModel.Load(Fixtures.Stories260K);
-            var tokenizer = Hearth.Engine.Tokenization.Tokenizer.FromGguf(model.File);
-            var tokens = tokenizer.Encode(text, addSpecial: true, parseSpecial: false);
-            Assert.True(tokens.Length > 3);
-            var expected = new double[last.Dimensions];
-            float[]? first = null;
-            for (var n = 1; n <= tokens.Length; n++)
-            {
-                // The last state of each prefix, from a session fed exactly that prefix.
-                var v = new float[last.Dimensions];
-                using (var s = new InferenceSession(model, new SessionOptions { Threads = 1, ContextLength = n }))
-                    s.Embed(tokens.AsSpan(0, n), PoolingType.Last, v);
-                first ??= v;
-                for (var i = 0; i < v.Length; i++)
-                    expected[i] += v[i] / tokens.Length;
-            }
-            var m = Embed(mean, text);
-            for (var i = 0; i < m.Length; i++)
-                Assert.True(Math.Abs(m[i] - expected[i]) <= 1e-4 * Math.Max(1, Math.Abs(expected[i])), $"dim {i}: mean {m[i]} vs {expected[i]}");
-            var c = Embed(cls, text);
-            for (var i = 0; i < c.Length; i++)
-                Assert.True(Math.Abs(c[i] - first![i]) <= 1e-5 * Math.Max(1, Math.Abs(first[i])), $"dim {i}: cls {c[i]} vs {first[i]}");
-            Assert.NotEqual(m, c);
+            // The last state of each prefix, from a session fed exactly that prefix.
+            var v = new float[mean.Dimensions];
+            using (var s = new InferenceSession(model, new SessionOptions { Threads = 1, ContextLength = n }))
+                s.Embed(tokens.AsSpan(0, n), PoolingType.Last, v);
+            for (var i = 0; i < v.Length; i++)
+                expected[i] += v[i] / tokens.Length;
         }
+        var m = Embed(mean, text);
+        for (var i = 0; i < m.Length; i++)
+            Assert.True(Math.Abs(m[i] - expected[i]) <= 1e-4 * Math.Max(1, Math.Abs(expected[i])), $"dim {i}: mean {m[i]} vs {expected[i]}");
+    }
+
+    [Theory]
+    [InlineData(PoolingType.Mean)]
+    [InlineData(PoolingType.Last)]
+    [InlineData(PoolingType.Cls)]
+    public void PoolingAcrossPromptChunksEqualsOneChunk(PoolingType pooling)
+    {
+        // A text longer than the batch: the states of every chunk are pooled (mean), or taken from the first (cls) or
+        // the last (last) chunk only.
+        using var model = TransformerModel.Load(Fixtures.Stories260K);
+        var tokenizer = Hearth.Engine.Tokenization.Tokenizer.FromGguf(model.File);
+        var tokens = tokenizer.Encode("Once upon a time there was a little girl who liked to play in the garden with her red ball", addSpecial: true, parseSpecial: false);
+        Assert.True(tokens.Length > 12);
+        var whole = new float[model.Config.EmbeddingLength];
+        var chunked = new float[model.Config.EmbeddingLength];
+        using (var s = new InferenceSession(model, new SessionOptions { Threads = 1, ContextLength = tokens.Length }))
+            s.Embed(tokens, pooling, whole);
+        using (var s = new InferenceSession(model, new SessionOptions { Threads = 1, ContextLength = tokens.Length, BatchSize = 5 }))
+            s.Embed(tokens, pooling, chunked);
+        for (var i = 0; i < whole.Length; i++)
+            Assert.True(Math.Abs(whole[i] - chunked[i]) <= 1e-5 * Math.Max(1, Math.Abs(whole[i])), $"{pooling} dim {i}: {whole[i]} vs {chunked[i]}");
+    }
+
+    [Fact]
+    public async Task DisposeWaitsForTheRunningCallBeforeUnmapping()
+    {
+        var g = EngineEmbeddingGenerator.Open(WithKeys(("llama.pooling_type", GgufValue.FromUInt32(1))), new EngineEmbeddingOptions { Threads = 1 });
+        var running = g.GenerateAsync([.. Enumerable.Repeat("Once upon a time there was a little girl named Lily", 40)]);
+        g.Dispose();
+        var r = await running; // completes on mapped weights
+        Assert.Equal(40, r.Count);
+        Assert.All(r, e => Assert.True(e.Vector.ToArray().All(float.IsFinite)));
+        await Assert.ThrowsAsync<ObjectDisposedException>(() => g.GenerateAsync(["x"]));
     }
 
     [Fact]
@@ -138,5 +159,8 @@ public sealed class EmbeddingTests : IDisposable
         Assert.Contains("non-causal", Assert.Throws<ModelLoadException>(() => EngineEmbeddingGenerator.Open(bert)).Message);
         var rank = WithKeys(("llama.pooling_type", GgufValue.FromUInt32(4)));
         Assert.Contains("pooling_type is 4", Assert.Throws<ModelLoadException>(() => EngineEmbeddingGenerator.Open(rank)).Message);
+        // cls on a causal model: the first token's state sees only the BOS token, the same for every text.
+        var cls = WithKeys(("llama.pooling_type", GgufValue.FromUInt32(2)));
+        Assert.Contains("cls pooling", Assert.Throws<ModelLoadException>(() => EngineEmbeddingGenerator.Open(cls)).Message);
     }
 }

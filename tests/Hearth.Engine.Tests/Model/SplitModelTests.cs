@@ -41,6 +41,18 @@ public sealed class SplitModelTests : IDisposable
     }
 
     [Fact]
+    public void PartsAreFoundWithTheSeparatorsSpelledAsTheFirstPartSpellsThem()
+    {
+        var parts = SplitGguf.Write(Fixtures.Stories260K, _dir, "stories", 2);
+        string[] upper = [Path.Combine(_dir, "Stories-00001-OF-00002.GGUF"), Path.Combine(_dir, "Stories-00002-OF-00002.GGUF")];
+        File.Move(parts[0], upper[0]);
+        File.Move(parts[1], upper[1]);
+        Assert.Equal(upper[1], SplitParts.PathOf(upper[0], 2, 2));
+        using var model = TransformerModel.Load(upper[0]);
+        Assert.Equal(2, model.Parts.Count);
+    }
+
+    [Fact]
     public void AMissingPartIsNamed()
     {
         var parts = SplitGguf.Write(Fixtures.Stories260K, _dir, "stories", 3);

@@ -41,6 +41,11 @@ public sealed class QuantizeTests : IDisposable
         ModelQuantizer.Quantize(parts[0], output, QuantizeFileType.Q4_K_M, new QuantizeOptions());
         AssertSameFile(Fixtures.File("llama-spm", "llama-spm-Q4_K_M.gguf"), output);
 
+        // Merge reads a single file: a split base is refused with the way to join it.
+        var merge = Assert.Throws<InvalidDataException>(() => LoraMerger.Merge(parts[0], Fixtures.File("lora", "lora-healthcare.gguf"), 1f, Path.Combine(_dir, "m.gguf")));
+        Assert.Contains("3-part split model", merge.Message);
+        Assert.Contains("hearth factory quantize", merge.Message);
+
         File.Delete(parts[1]);
         var ex = Assert.Throws<InvalidDataException>(() => ModelQuantizer.Quantize(parts[0], Path.Combine(_dir, "x.gguf"), QuantizeFileType.Q8_0, new QuantizeOptions()));
         Assert.Contains(parts[1], ex.Message);

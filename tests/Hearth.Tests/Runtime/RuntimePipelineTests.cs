@@ -169,6 +169,9 @@ public sealed class RuntimePipelineTests : RuntimeTestBase
         using var runtime = HearthRuntime.Create(Config($"models: {{ default: '{Fixtures.Stories260K}', embedding: '{Fixtures.Stories260K}' }}\n"));
         var ex = await Assert.ThrowsAsync<ModelUnavailableException>(() => runtime.EmbeddingGenerator!.GenerateAsync(["x"]));
         Assert.Contains("not an embedding model", ex.Message, StringComparison.Ordinal);
+        var failed = AuditEntries("request").Last();
+        Assert.Equal("failed: ModelUnavailableException", (string?)failed["decision"]);
+        Assert.Equal(Fixtures.Stories260K, (string?)failed["model_digest"]);
     }
 
     [Fact]

@@ -277,13 +277,25 @@ public sealed class PullTests : StoreTestBase
         }
         Assert.Equal(Generate(Fixtures.Stories260K), Generate(path));
 
-        // The links are derived: removed, they come back; resolving again reuses them.
+        // The links are derived: removed, they come back; a wrong link is replaced; resolving again reuses them.
         Directory.Delete(Store.SplitsDirectory, recursive: true);
         Assert.True(Store.TryResolve("split:test", out var again));
         Assert.Equal(path, again);
         Assert.True(File.Exists(again));
+        var second = Path.Combine(Path.GetDirectoryName(path)!, names[1]);
+        File.Delete(second);
+        File.CreateSymbolicLink(second, Store.BlobPath(FakeHttpServer.Sha256(parts[2]))); // points at part 3
         Assert.True(Store.TryResolve("split:test", out var third));
         Assert.Equal(path, third);
+        Assert.True(FileLinks.SameFile(second, Store.BlobPath(FakeHttpServer.Sha256(parts[1]))), "the wrong link should have been rebuilt");
+
+        // gc keeps the links of a model the store has, and removes them with the model.
+        Store.CollectGarbage();
+        Assert.True(Directory.Exists(Path.GetDirectoryName(path)));
+        Store.Remove("split:test");
+        Store.CollectGarbage();
+        Assert.False(Directory.Exists(Path.GetDirectoryName(path)));
+        Assert.False(Store.HasBlob(FakeHttpServer.Sha256(parts[0])));
     }
 
     [Fact]
