@@ -47,6 +47,11 @@ internal static unsafe class KernelBench
                 var act = (byte*)NativeMemory.AlignedAlloc((nuint)ActivationQuantizer.RowBytes(kernel.Activation, cols), 64);
                 fixed (float* xp = x)
                     ActivationQuantizer.Quantize(kernel.Activation, xp, act, cols);
+                if (kernel.Rows2 != null)
+                {
+                    var two = TimeRows2(kernel.Rows2, w, act, rows, rowBytes, cols, seconds);
+                    Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"{type + "/rows2",-9} {rows,6} {(double)rowBytes * rows / 1048576,6:F1}  {rowBytes / two,9:F2}  {two,11:F1}"));
+                }
                 var fast = Time(kernel.Fast, w, act, rows, rowBytes, cols, seconds);
                 var reference = rows == 256 ? Time(kernel.Reference, w, act, rows, rowBytes, cols, seconds / 2) : double.NaN;
                 Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
@@ -65,6 +70,29 @@ internal static unsafe class KernelBench
         var blockBytes = GgmlTypeTraits.Get(type).TypeSize;
         for (var o = 0; o < q.Length; o += blockBytes)
             BitConverter.TryWriteBytes(q.AsSpan(o), BitConverter.HalfToUInt16Bits((Half)0.01f));
+    }
+
+    private static double TimeRows2(delegate*<byte*, nint, byte*, int, float*, void> dot, byte* w, byte* act, int rows, int rowBytes, int cols, double seconds)
+    {
+        var two = stackalloc float[2];
+        float sink = 0;
+        var sw = Stopwatch.StartNew();
+        long done = 0;
+        while (sw.Elapsed.TotalSeconds < seconds)
+        {
+            // Row r with row r + rows/2: two streams in different pages (two adjacent rows read in lockstep look like
+            // one page read back and forth, which defeats the stream prefetcher).
+            var half = rows / 2;
+            for (var r = 0; r < half; r++)
+            {
+                dot(w + (long)r * rowBytes, (nint)half * rowBytes, act, cols, two);
+                sink += two[0] + two[1];
+            }
+            done += rows;
+        }
+        if (float.IsNaN(sink) && sink == 1)
+            Console.WriteLine();
+        return sw.Elapsed.TotalNanoseconds / done;
     }
 
     private static double Time(delegate*<byte*, byte*, int, float> dot, byte* w, byte* act, int rows, int rowBytes, int cols, double seconds)

@@ -366,6 +366,51 @@ internal static unsafe class DotAvx2
         return Vector256.Sum(acc) - Vector256.Sum(accMin);
     }
 
+    /// <summary>Two consecutive weight rows (<paramref name="rowBytes"/> apart) against one activation row: each
+    /// activation vector is loaded once for both rows, and the two rows' work interleaves. Each row's arithmetic is
+    /// <see cref="Q4_K"/>'s, in the same order, so the results are bit-identical to two single calls.</summary>
+    public static void Q4_Kr2(byte* w, nint rowBytes, byte* a, int n, float* result)
+    {
+        Vector256<float> acc0 = default, min0 = default, acc1 = default, min1 = default;
+        var mask = Vector256.Create((byte)0x0F);
+        var v = w + rowBytes;
+        for (var b = 0; b < n / 256; b++, w += 144, v += 144, a += ActivationQuantizer.Q8_KBlockBytes)
+        {
+            var (scales0, mins0) = ScalesMinsK4(w + 4);
+            var (scales1, mins1) = ScalesMinsK4(v + 4);
+            var sv0 = ScaleVector(scales0);
+            var sv1 = ScaleVector(scales1);
+            var y = (sbyte*)(a + 4);
+            Vector256<int> lo0 = default, hi0 = default, lo1 = default, hi1 = default;
+            Q4KChunkr2(w + 16, v + 16, y, sv0, sv1, mask, 0, ref lo0, ref hi0, ref lo1, ref hi1);
+            Q4KChunkr2(w + 16, v + 16, y, sv0, sv1, mask, 1, ref lo0, ref hi0, ref lo1, ref hi1);
+            Q4KChunkr2(w + 16, v + 16, y, sv0, sv1, mask, 2, ref lo0, ref hi0, ref lo1, ref hi1);
+            Q4KChunkr2(w + 16, v + 16, y, sv0, sv1, mask, 3, ref lo0, ref hi0, ref lo1, ref hi1);
+            var da = *(float*)a;
+            var bsums = (short*)(a + 260);
+            acc0 = Fma.MultiplyAdd(Avx.ConvertToVector256Single(lo0 + hi0), Vector256.Create(da * Half16.Load(w)), acc0);
+            min0 = Fma.MultiplyAdd(Avx.ConvertToVector256Single(MinsTimesBlockSums(mins0, bsums)), Vector256.Create(da * Half16.Load(w + 2)), min0);
+            acc1 = Fma.MultiplyAdd(Avx.ConvertToVector256Single(lo1 + hi1), Vector256.Create(da * Half16.Load(v)), acc1);
+            min1 = Fma.MultiplyAdd(Avx.ConvertToVector256Single(MinsTimesBlockSums(mins1, bsums)), Vector256.Create(da * Half16.Load(v + 2)), min1);
+        }
+        result[0] = Vector256.Sum(acc0) - Vector256.Sum(min0);
+        result[1] = Vector256.Sum(acc1) - Vector256.Sum(min1);
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void Q4KChunkr2(byte* qs0, byte* qs1, sbyte* y, Vector256<byte> sv0, Vector256<byte> sv1, Vector256<byte> mask, int c,
+        ref Vector256<int> lo0, ref Vector256<int> hi0, ref Vector256<int> lo1, ref Vector256<int> hi1)
+    {
+        var yl = Vector256.Load(y + 64 * c);
+        var yh = Vector256.Load(y + 64 * c + 32);
+        var r0 = Vector256.Load(qs0 + 32 * c);
+        var r1 = Vector256.Load(qs1 + 32 * c);
+        lo0 += Avx2.MultiplyAddAdjacent(Avx2.MultiplyAddAdjacent(r0 & mask, yl), SpreadScale(sv0, 2 * c));
+        hi0 += Avx2.MultiplyAddAdjacent(Avx2.MultiplyAddAdjacent((r0.AsUInt16() >> 4).AsByte() & mask, yh), SpreadScale(sv0, 2 * c + 1));
+        lo1 += Avx2.MultiplyAddAdjacent(Avx2.MultiplyAddAdjacent(r1 & mask, yl), SpreadScale(sv1, 2 * c));
+        hi1 += Avx2.MultiplyAddAdjacent(Avx2.MultiplyAddAdjacent((r1.AsUInt16() >> 4).AsByte() & mask, yh), SpreadScale(sv1, 2 * c + 1));
+    }
+
     /// <summary>Chunk <paramref name="c"/> (32 bytes of nibbles: sub-blocks 2c and 2c+1) of a Q4_K block against its 64 activations.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static void Q4KChunk(byte* qs, sbyte* y, Vector256<byte> scales, Vector256<byte> mask, int c, ref Vector256<int> sumLo, ref Vector256<int> sumHi)
@@ -431,6 +476,61 @@ internal static unsafe class DotAvx2
             sum += Vector256.Sum(sumi) * (Half16.Load(w + 208) * *(float*)a);
         }
         return sum;
+    }
+
+    /// <summary>Two weight rows (<paramref name="rowBytes"/> apart) against one activation row, like
+    /// <see cref="Q4_Kr2"/>: the activation vectors and their -32 offset products are computed once for both rows;
+    /// each row's integer sums and float steps are <see cref="Q6_K"/>'s, so the results are bit-identical.</summary>
+    public static void Q6_Kr2(byte* w, nint rowBytes, byte* a, int n, float* result)
+    {
+        float sum0 = 0, sum1 = 0;
+        var m4 = Vector256.Create((byte)0x0F);
+        var m30 = Vector256.Create((byte)0x30);
+        var m32 = Vector256.Create((byte)32);
+        var v = w + rowBytes;
+        for (var b = 0; b < n / 256; b++, w += 210, v += 210, a += ActivationQuantizer.Q8_KBlockBytes)
+        {
+            var scv0 = Vector128.Load((sbyte*)(w + 192));
+            var scv1 = Vector128.Load((sbyte*)(v + 192));
+            var y = (sbyte*)(a + 4);
+            Vector256<int> s0 = default, s1 = default;
+            Q6KHalfr2(w, v, y, scv0, scv1, m4, m30, m32, 0, ref s0, ref s1);
+            Q6KHalfr2(w, v, y, scv0, scv1, m4, m30, m32, 1, ref s0, ref s1);
+            var da = *(float*)a;
+            sum0 += Vector256.Sum(s0) * (Half16.Load(w + 208) * da);
+            sum1 += Vector256.Sum(s1) * (Half16.Load(v + 208) * da);
+        }
+        result[0] = sum0;
+        result[1] = sum1;
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void Q6KHalfr2(byte* w, byte* v, sbyte* y, Vector128<sbyte> scv0, Vector128<sbyte> scv1, Vector256<byte> m4, Vector256<byte> m30, Vector256<byte> m32, int h,
+        ref Vector256<int> s0, ref Vector256<int> s1)
+    {
+        var ys = y + 128 * h;
+        var wl0 = Vector256.Load(w + 64 * h);
+        var wl1 = Vector256.Load(w + 64 * h + 32);
+        var wh = Vector256.Load(w + 128 + 32 * h);
+        var vl0 = Vector256.Load(v + 64 * h);
+        var vl1 = Vector256.Load(v + 64 * h + 32);
+        var vh = Vector256.Load(v + 128 + 32 * h);
+        var y0 = Vector256.Load(ys);
+        var o0 = Avx2.MultiplyAddAdjacent(m32, y0);
+        s0 += Avx2.MultiplyAddAdjacent(Avx2.MultiplyAddAdjacent((wl0 & m4) | ((wh.AsUInt16() << 4).AsByte() & m30), y0) - o0, ScalePair(scv0, 4 * h));
+        s1 += Avx2.MultiplyAddAdjacent(Avx2.MultiplyAddAdjacent((vl0 & m4) | ((vh.AsUInt16() << 4).AsByte() & m30), y0) - o0, ScalePair(scv1, 4 * h));
+        var y1 = Vector256.Load(ys + 32);
+        var o1 = Avx2.MultiplyAddAdjacent(m32, y1);
+        s0 += Avx2.MultiplyAddAdjacent(Avx2.MultiplyAddAdjacent((wl1 & m4) | ((wh.AsUInt16() << 2).AsByte() & m30), y1) - o1, ScalePair(scv0, 4 * h + 1));
+        s1 += Avx2.MultiplyAddAdjacent(Avx2.MultiplyAddAdjacent((vl1 & m4) | ((vh.AsUInt16() << 2).AsByte() & m30), y1) - o1, ScalePair(scv1, 4 * h + 1));
+        var y2 = Vector256.Load(ys + 64);
+        var o2 = Avx2.MultiplyAddAdjacent(m32, y2);
+        s0 += Avx2.MultiplyAddAdjacent(Avx2.MultiplyAddAdjacent(((wl0.AsUInt16() >> 4).AsByte() & m4) | (wh & m30), y2) - o2, ScalePair(scv0, 4 * h + 2));
+        s1 += Avx2.MultiplyAddAdjacent(Avx2.MultiplyAddAdjacent(((vl0.AsUInt16() >> 4).AsByte() & m4) | (vh & m30), y2) - o2, ScalePair(scv1, 4 * h + 2));
+        var y3 = Vector256.Load(ys + 96);
+        var o3 = Avx2.MultiplyAddAdjacent(m32, y3);
+        s0 += Avx2.MultiplyAddAdjacent(Avx2.MultiplyAddAdjacent(((wl1.AsUInt16() >> 4).AsByte() & m4) | ((wh.AsUInt16() >> 2).AsByte() & m30), y3) - o3, ScalePair(scv0, 4 * h + 3));
+        s1 += Avx2.MultiplyAddAdjacent(Avx2.MultiplyAddAdjacent(((vl1.AsUInt16() >> 4).AsByte() & m4) | ((vh.AsUInt16() >> 2).AsByte() & m30), y3) - o3, ScalePair(scv1, 4 * h + 3));
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]

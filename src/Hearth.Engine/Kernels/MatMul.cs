@@ -74,7 +74,25 @@ internal sealed unsafe class MatMulJob : IParallelJob
         if (tokens == 1)
         {
             var row = w.Row(r0);
-            for (var r = r0; r < r1; r++, row += rowBytes)
+            var r = r0;
+            var rows2 = w.Kernel.Rows2;
+            var half = (r1 - r0) / 2;
+            if (rows2 != null && half > 0)
+            {
+                // Two rows per call, the activation loads shared: row r with row r + half, so the two weight streams
+                // are in different pages (adjacent rows read in lockstep defeat the per-page stream prefetcher).
+                var two = stackalloc float[2];
+                var apart = half * rowBytes;
+                for (var i = 0; i < half; i++, row += rowBytes)
+                {
+                    rows2(row, apart, x, n, two);
+                    y[r0 + i] = two[0];
+                    y[r0 + half + i] = two[1];
+                }
+                r = r0 + 2 * half;
+                row = w.Row(r);
+            }
+            for (; r < r1; r++, row += rowBytes)
                 y[r] = dot(row, x, n);
             return;
         }

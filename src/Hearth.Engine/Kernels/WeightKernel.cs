@@ -57,6 +57,13 @@ internal sealed unsafe class WeightKernel
     /// </summary>
     public delegate*<byte*, byte*, nint, int, float*, void> Multi4 { get; private init; }
 
+    /// <summary>
+    /// Optional generation kernel: two consecutive weight rows against one activation row (first row, byte stride
+    /// between rows, activation row, element count, two results), sharing the activation loads. Bit-identical to two
+    /// <see cref="Fast"/> calls; null where the type has none.
+    /// </summary>
+    public delegate*<byte*, nint, byte*, int, float*, void> Rows2 { get; private init; }
+
     /// <summary>Weight types the engine can multiply with.</summary>
     public static IEnumerable<GgmlType> SupportedTypes => ByType.Keys;
 
@@ -91,12 +98,20 @@ internal sealed unsafe class WeightKernel
             void Multi(GgmlType t, delegate*<byte*, byte*, nint, int, float*, void> k)
             {
                 var row = byType[t];
-                byType[t] = new WeightKernel(t, row.Activation, row.Reference, row.Fast, row.HasFastPath) { Multi4 = k };
+                byType[t] = new WeightKernel(t, row.Activation, row.Reference, row.Fast, row.HasFastPath) { Multi4 = k, Rows2 = row.Rows2 };
             }
 
             Multi(GgmlType.Q8_0, &DotAvx2.Q8_0x4);
             Multi(GgmlType.Q4_K, &DotAvx2.Q4_Kx4);
             Multi(GgmlType.Q6_K, &DotAvx2.Q6_Kx4);
+            void Two(GgmlType t, delegate*<byte*, nint, byte*, int, float*, void> k)
+            {
+                var row = byType[t];
+                byType[t] = new WeightKernel(t, row.Activation, row.Reference, row.Fast, row.HasFastPath) { Multi4 = row.Multi4, Rows2 = k };
+            }
+
+            Two(GgmlType.Q4_K, &DotAvx2.Q4_Kr2);
+            Two(GgmlType.Q6_K, &DotAvx2.Q6_Kr2);
         }
         return byType;
     }

@@ -80,6 +80,8 @@ public sealed unsafe class DotKernelTests
             Assert.Equal(DotAvx2.IsSupported, WeightKernel.TryGet(t)!.HasFastPath);
         foreach (var t in (GgmlType[])[GgmlType.Q8_0, GgmlType.Q4_K, GgmlType.Q6_K])
             Assert.Equal(DotAvx2.IsSupported, WeightKernel.TryGet(t)!.Multi4 != null);
+        foreach (var t in (GgmlType[])[GgmlType.Q4_K, GgmlType.Q6_K])
+            Assert.Equal(DotAvx2.IsSupported, WeightKernel.TryGet(t)!.Rows2 != null);
     }
 
     [Theory]
@@ -178,7 +180,53 @@ public sealed unsafe class DotKernelTests
     }
 
     [Theory]
+    [InlineData(GgmlType.Q4_K)]
+    [InlineData(GgmlType.Q6_K)]
+    public void TwoRowKernelsAreBitIdenticalToTwoSingleRowCalls(GgmlType type)
+    {
+        var kernel = WeightKernel.TryGet(type)!;
+        if (kernel.Rows2 == null)
+        {
+            Assert.False(DotAvx2.IsSupported, $"{type} has no two-row kernel on a SIMD machine");
+            return;
+        }
+        foreach (var n in Enumerable.Range(1, 6).Select(k => k * 256))
+        {
+            for (var seed = 0; seed < 6; seed++)
+            {
+                var rng = new Random(seed * 7 + n);
+                var rowBytes = GgmlTypeTraits.Get(type).RowBytes(n);
+                var apart = (int)rowBytes * (1 + seed % 3); // adjacent rows, or rows further apart
+                var w = new byte[apart + rowBytes];
+                RandomWeights(type, n, rng).CopyTo(w, 0);
+                RandomWeights(type, n, rng).CopyTo(w, apart);
+                var x = new float[n];
+                for (var i = 0; i < n; i++)
+                    x[i] = (float)(rng.NextDouble() * 2 - 1) * (rng.Next(10) == 0 ? 8 : 1);
+                var a = Quantize(kernel.Activation, x);
+                var two = new float[2];
+                fixed (byte* wp = w)
+                fixed (byte* ap = a)
+                fixed (float* r = two)
+                {
+                    kernel.Rows2(wp, apart, ap, n, r);
+                    for (var k = 0; k < 2; k++)
+                    {
+                        var single = kernel.Fast(wp + k * apart, ap, n);
+                        var reference = kernel.Reference(wp + k * apart, ap, n);
+                        Assert.True(BitConverter.SingleToInt32Bits(single) == BitConverter.SingleToInt32Bits(two[k]),
+                            $"{type} n={n} seed={seed} row {k}: two-row {two[k]:R} vs single {single:R}");
+                        Assert.True(Math.Abs(reference - two[k]) <= 1e-4f * Math.Max(1, Math.Abs(reference)),
+                            $"{type} n={n} seed={seed} row {k}: two-row {two[k]:R} vs reference {reference:R}");
+                    }
+                }
+            }
+        }
+    }
+
+    [Theory]
     [InlineData(GgmlType.Q4_K, 1)]
+    [InlineData(GgmlType.Q6_K, 1)]
     [InlineData(GgmlType.Q4_K, 11)]
     [InlineData(GgmlType.Q6_K, 7)]
     [InlineData(GgmlType.Q8_0, 37)]
