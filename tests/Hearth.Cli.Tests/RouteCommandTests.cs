@@ -26,6 +26,40 @@ public sealed class RouteCommandTests
     }
 
     [Fact]
+    public async Task WithAnEmbeddingWeightTheExplanationUsesTheEmbeddingModel()
+    {
+        var dir = Directory.CreateTempSubdirectory("hearth-route-embed-").FullName;
+        try
+        {
+            var model = Path.Combine(dir, "embed.gguf");
+            using (var source = Hearth.Gguf.GgufFile.Open(Fixtures.Stories260K))
+            {
+                var w = Hearth.Gguf.GgufWriter.FromFile(source);
+                w.SetMetadata("llama.pooling_type", Hearth.Gguf.GgufValue.FromUInt32(1));
+                w.WriteTo(model);
+            }
+            const string domains = "domains:\n  stories: { examples: [ \"once upon a time there was a girl\" ] }\n  cooking: { examples: [ \"how long to roast a chicken\" ] }\n";
+            var lexical = await CliRunner.RunAsync("route", "--config", ConfigFile($"models: {{ default: m, embedding: '{model}' }}\n" + domains), "--json", "the girl");
+            var blended = await CliRunner.RunAsync("route", "--config", ConfigFile($"models: {{ default: m, embedding: '{model}' }}\nrouter: {{ embedding_weight: 0.5 }}\n" + domains), "--json", "the girl");
+            Assert.True(blended.ExitCode == 0, blended.Out + blended.Error);
+            Assert.NotEqual(Candidate(lexical.Out, "stories").GetProperty("similarity").GetDouble(), Candidate(blended.Out, "stories").GetProperty("similarity").GetDouble());
+
+            // A generative model as the embedding model: a clear error naming the setting.
+            var bad = await CliRunner.RunAsync("route", "--config", ConfigFile($"models: {{ default: m, embedding: '{Fixtures.Stories260K}' }}\nrouter: {{ embedding_weight: 0.5 }}\n" + domains), "the girl");
+            Assert.NotEqual(0, bad.ExitCode);
+            Assert.Contains("router.embedding_weight", bad.Error, StringComparison.Ordinal);
+            Assert.Contains("not an embedding model", bad.Error, StringComparison.Ordinal);
+        }
+        finally
+        {
+            Directory.Delete(dir, recursive: true);
+        }
+
+        static JsonElement Candidate(string json, string domain) =>
+            JsonDocument.Parse(json).RootElement.GetProperty("candidates").EnumerateArray().Single(c => c.GetProperty("domain").GetString() == domain);
+    }
+
+    [Fact]
     public async Task ADomainEvaluationStoredByValidateFeedsTheQualityScore()
     {
         var env = CliRunner.Hermetic();

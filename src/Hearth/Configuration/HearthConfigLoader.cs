@@ -105,6 +105,8 @@ public static class HearthConfigLoader
         var privacy = BindPrivacy(top.Section("privacy"));
         var healthcare = BindHealthcare(top.Section("healthcare"));
         var router = BindRouter(top.Section("router"));
+        if (router.EmbeddingWeight > 0 && models.Embedding is null)
+            ctx.Error("router.embedding_weight", "needs models.embedding: the embedding model that embeds the examples and queries");
         var providers = BindProviders(top.Section("providers"));
         var domains = BindDomains(top.Section("domains"), healthcare);
         var cost = BindCost(top.Section("cost"));
@@ -275,8 +277,9 @@ public static class HearthConfigLoader
         if (weights.Content + weights.Emotional + weights.Speed + weights.Quality <= 0)
             r.Context.Error(w.KeyOf("content"), "router weights are all zero; at least one must be positive");
         var threshold = r.Number("confidence_threshold", RouterOptions.DefaultConfidenceThreshold, 0, 1);
+        var embedding = r.Number("embedding_weight", 0, 0, 1);
         r.Finish();
-        return new RouterOptions { Weights = weights, ConfidenceThreshold = threshold };
+        return new RouterOptions { Weights = weights, ConfidenceThreshold = threshold, EmbeddingWeight = embedding };
     }
 
     private static readonly (string Name, ProviderType Type, string? Url, bool Enabled)[] BuiltInProviders =

@@ -200,6 +200,11 @@ public sealed record RouterOptions
 
     /// <summary>The default <see cref="ConfidenceThreshold"/>, measured on the router evaluation set (README, "Domain router").</summary>
     public const double DefaultConfidenceThreshold = 0.1;
+
+    /// <summary>Share of embedding similarity (the query's cosine with each domain's nearest example, embedded by
+    /// <c>models.embedding</c>) in the content similarity, in [0, 1] (<c>router.embedding_weight</c>); default 0,
+    /// lexical only. Above 0 it needs <c>models.embedding</c>; the examples are embedded once when the router is built.</summary>
+    public double EmbeddingWeight { get; init; }
 }
 
 /// <summary>One entry of <c>domains</c>: a kind of request, the model that serves it and its data policy.</summary>

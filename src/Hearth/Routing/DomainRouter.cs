@@ -141,6 +141,9 @@ public sealed class DomainRouter
         return new DomainRouter(lexical, vectors, [.. owners]);
     }
 
+    /// <summary>Whether <see cref="RouteAsync"/> blends embedding similarity (built by <see cref="CreateAsync"/> with examples).</summary>
+    public bool UsesEmbeddings => _embedder is not null && _exampleEmbeddings.Length > 0;
+
     /// <summary>Routes a query with the lexical content model only (no embedding call even when one was configured).</summary>
     /// <param name="query">The user's query.</param>
     /// <param name="context">Earlier turns of the conversation, used only when the query alone is below the threshold.</param>

@@ -56,10 +56,14 @@ public sealed class HearthRuntime : IDisposable
             var embedded = new EmbeddedProvider(Host, config.Models.Default, config.Domains);
             _providers = new ProviderRegistry(config, Guard, embedded, options.Environment);
             _dispatcher = new ProviderDispatcher(config, _providers);
-            Router = DomainRouter.Create(config, _stats);
             var planner = new EmbeddedModelLoader(Store, options.Threads);
             if (config.Models.Embedding is { } embeddingModel)
                 _embeddings = new RuntimeEmbeddingGenerator(embeddingModel, m => planner.Plan(m).Path, ModelDigest, Audit, options.Threads);
+            // router.embedding_weight > 0: the domains' examples are embedded now, each query when it is routed (by the
+            // engine directly: routing is part of a request that is audited as a whole).
+            Router = _embeddings is not null && config.Router.EmbeddingWeight > 0
+                ? DomainRouter.CreateAsync(config, _embeddings.Engine, _stats, config.Router.EmbeddingWeight).GetAwaiter().GetResult()
+                : DomainRouter.Create(config, _stats);
             ChatClient = new ChatClientBuilder(_dispatcher)
                 .Use(inner => new PrivacyPolicyChatClient(inner, config, Audit))
                 .UseRouting(Router)
@@ -68,6 +72,7 @@ public sealed class HearthRuntime : IDisposable
         }
         catch
         {
+            _embeddings?.Dispose();
             Audit?.Dispose();
             throw;
         }

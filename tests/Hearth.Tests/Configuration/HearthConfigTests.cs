@@ -62,6 +62,20 @@ public sealed class HearthConfigTests
     }
 
     [Fact]
+    public void EmbeddingRoutingNeedsAnEmbeddingModel()
+    {
+        var e = Single(Check("router: { embedding_weight: 0.4 }\n").Errors);
+        Assert.Equal("router.embedding_weight", e.Key);
+        Assert.Contains("models.embedding", e.Message, StringComparison.Ordinal);
+        var (c, errors) = Check("models: { embedding: qwen3-embed:0.6b }\nrouter: { embedding_weight: 0.4 }\n");
+        Assert.Empty(errors);
+        Assert.Equal(0.4, c.Router.EmbeddingWeight);
+        Assert.Equal("qwen3-embed:0.6b", c.Models.Embedding);
+        Assert.Equal(0, Check("").Config.Router.EmbeddingWeight);
+        Assert.Contains("embedding_weight", Single(Check("models: { embedding: e }\nrouter: { embedding_weight: 2 }\n").Errors).Key, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public void SampleBindsToTypedOptionsWithLineOrigins()
     {
         var (c, errors) = Check(Sample);

@@ -175,6 +175,39 @@ public sealed class RuntimePipelineTests : RuntimeTestBase
     }
 
     [Fact]
+    public async Task With_router_embedding_weight_the_runtime_routes_with_the_embedding_model()
+    {
+        var model = Path.Combine(Home, "stories-embed-route.gguf");
+        using (var source = Hearth.Gguf.GgufFile.Open(Fixtures.Stories260K))
+        {
+            var w = Hearth.Gguf.GgufWriter.FromFile(source);
+            w.SetMetadata("llama.pooling_type", Hearth.Gguf.GgufValue.FromUInt32(1));
+            w.WriteTo(model);
+        }
+        var yaml = $$"""
+            models: { default: '{{Fixtures.Stories260K}}', embedding: '{{model}}' }
+            healthcare: { compliance_mode: none }
+            router: { embedding_weight: 0.5 }
+            domains:
+              stories: { examples: [ "once upon a time there was a little girl", "the dog ran to the park" ] }
+              cooking: { examples: [ "how long to roast a chicken", "substitute for buttermilk" ] }
+            """;
+        using var runtime = HearthRuntime.Create(Config(yaml), new HearthRuntimeOptions { Threads = 1, Sweeper = false });
+        Assert.True(runtime.Router.UsesEmbeddings);
+        var lexical = runtime.Router.Route("the little girl and the dog");
+        var blended = await runtime.Router.RouteAsync("the little girl and the dog");
+        Assert.Equal("stories", blended.Domain);
+        // Half of the content similarity now comes from the embedding cosine, so the scores differ from lexical ones.
+        Assert.NotEqual(lexical.Candidates.Single(c => c.Domain == "stories").Similarity, blended.Candidates.Single(c => c.Domain == "stories").Similarity);
+
+        var r = await runtime.ChatClient.GetResponseAsync("the little girl and the dog", new ChatOptions { MaxOutputTokens = 4, Temperature = 0 });
+        Assert.False(string.IsNullOrWhiteSpace(r.Text));
+        // Routing's embedding calls are part of the chat request: one audited request, no separate embedding entries.
+        var entry = Assert.Single(AuditEntries("request"));
+        Assert.NotEqual("embedding", (string?)entry["route"]);
+    }
+
+    [Fact]
     public async Task Each_domain_is_answered_with_its_adapter_from_one_loaded_model()
     {
         var dir = Path.Combine(Home, "bundle");

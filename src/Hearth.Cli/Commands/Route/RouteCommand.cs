@@ -74,13 +74,13 @@ internal static class RouteCommand
                 {
                     if (string.IsNullOrWhiteSpace(line))
                         continue;
-                    context.Raw.WriteLine(JsonSerializer.Serialize(router.Route(line), RouteJsonContext.Default.RouteDecision));
+                    context.Raw.WriteLine(JsonSerializer.Serialize(Decide(router, line), RouteJsonContext.Default.RouteDecision));
                 }
 
                 return 0;
             }
 
-            var decision = router.Route(text!);
+            var decision = Decide(router, text!);
             if (parse.GetValue(json))
                 context.Raw.WriteLine(JsonSerializer.Serialize(decision, RouteJsonContext.Default.RouteDecision));
             else if (parse.GetValue(explain))
@@ -96,9 +96,25 @@ internal static class RouteCommand
     {
         var config = CliConfig.Load(context, configFile);
 
-        // Measured speeds (usage ledger) and stored evaluation scores (factory validate --domain), as the runtime uses them.
-        return DomainRouter.Create(config, ModelStatsLoader.Load(config));
+        // Measured speeds (usage ledger) and stored evaluation scores (factory validate --domain), as the runtime uses
+        // them; with router.embedding_weight, the embedding model too, as the runtime does.
+        var stats = ModelStatsLoader.Load(config);
+        if (config.Router.EmbeddingWeight <= 0 || config.Models.Embedding is not { } model)
+            return DomainRouter.Create(config, stats);
+        try
+        {
+            var path = new Hearth.Runtime.EmbeddedModelLoader(Hearth.Store.ModelStore.Open(config)).Plan(model).Path;
+            var embedder = Hearth.Engine.Generation.EngineEmbeddingGenerator.Open(path);
+            return DomainRouter.CreateAsync(config, embedder, stats, config.Router.EmbeddingWeight).GetAwaiter().GetResult();
+        }
+        catch (Exception ex) when (ex is Hearth.Runtime.ModelUnavailableException or Hearth.Engine.Model.ModelLoadException or Hearth.Gguf.GgufFormatException)
+        {
+            throw new CliException($"router.embedding_weight: the embedding model '{model}' cannot be used: {ex.Message}");
+        }
     }
+
+    private static RouteDecision Decide(DomainRouter router, string query) =>
+        router.UsesEmbeddings ? router.RouteAsync(query).GetAwaiter().GetResult() : router.Route(query);
 
     private static void RenderEvaluation(IAnsiConsole console, RouterEvaluationReport r)
     {
