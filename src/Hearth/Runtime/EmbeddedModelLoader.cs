@@ -39,9 +39,14 @@ internal sealed class EmbeddedModelLoader(ModelStore? store, int threads = 0, IR
     /// <summary>Context the estimate assumes for the KV cache (the engine's default cap).</summary>
     public const int EstimateContext = 4096;
 
+    /// <summary>Prefix of a model-host name that loads the model as an embedding model (<see cref="EngineEmbeddingGenerator"/>).</summary>
+    public const string EmbeddingPrefix = "embedding:";
+
     public ModelPlan Plan(string name)
     {
         ArgumentException.ThrowIfNullOrWhiteSpace(name);
+        if (name.StartsWith(EmbeddingPrefix, StringComparison.Ordinal))
+            return Plan(name[EmbeddingPrefix.Length..]) with { Name = name };
         string path;
         string? digest = null;
         if (name.EndsWith(".gguf", StringComparison.OrdinalIgnoreCase) || Path.IsPathRooted(name))
@@ -94,6 +99,8 @@ internal sealed class EmbeddedModelLoader(ModelStore? store, int threads = 0, IR
     public IChatClient Load(ModelPlan plan)
     {
         ArgumentNullException.ThrowIfNull(plan);
+        if (plan.Name.StartsWith(EmbeddingPrefix, StringComparison.Ordinal))
+            return new EmbeddingModelClient(EngineEmbeddingGenerator.Open(plan.Path, new EngineEmbeddingOptions { Threads = threads }));
         IReadOnlyDictionary<string, string>? files = null;
         if (adapterFiles?.TryGetValue(plan.Name, out files) == true)
         {
@@ -130,4 +137,28 @@ internal sealed class EmbeddedModelLoader(ModelStore? store, int threads = 0, IR
         var buffers = 512L * (4 * embd + 2 * ff) * sizeof(float) + (long)vocab * sizeof(float);
         return weights + kv + buffers;
     }
+}
+
+/// <summary>
+/// An embedding model held by the model host (so it counts against the memory budget, follows keep_alive, shows in
+/// <c>ps</c> and is never unmapped while a call uses it). The host holds chat clients; this one only answers
+/// <see cref="IChatClient.GetService"/> for its <see cref="IEmbeddingGenerator{TInput, TEmbedding}"/>.
+/// </summary>
+internal sealed class EmbeddingModelClient(EngineEmbeddingGenerator generator) : IChatClient
+{
+    public EngineEmbeddingGenerator Generator => generator;
+
+    public Task<ChatResponse> GetResponseAsync(IEnumerable<ChatMessage> messages, ChatOptions? options = null, CancellationToken cancellationToken = default)
+        => throw new NotSupportedException($"'{generator.Metadata.DefaultModelId}' is loaded as an embedding model; it does not chat");
+
+    public IAsyncEnumerable<ChatResponseUpdate> GetStreamingResponseAsync(IEnumerable<ChatMessage> messages, ChatOptions? options = null, CancellationToken cancellationToken = default)
+        => throw new NotSupportedException($"'{generator.Metadata.DefaultModelId}' is loaded as an embedding model; it does not chat");
+
+    public object? GetService(Type serviceType, object? serviceKey = null)
+    {
+        ArgumentNullException.ThrowIfNull(serviceType);
+        return serviceKey is null && serviceType.IsInstanceOfType(generator) ? generator : null;
+    }
+
+    public void Dispose() => generator.Dispose();
 }

@@ -56,13 +56,12 @@ public sealed class HearthRuntime : IDisposable
             var embedded = new EmbeddedProvider(Host, config.Models.Default, config.Domains);
             _providers = new ProviderRegistry(config, Guard, embedded, options.Environment);
             _dispatcher = new ProviderDispatcher(config, _providers);
-            var planner = new EmbeddedModelLoader(Store, options.Threads);
             if (config.Models.Embedding is { } embeddingModel)
-                _embeddings = new RuntimeEmbeddingGenerator(embeddingModel, m => planner.Plan(m).Path, ModelDigest, Audit, options.Threads);
-            // router.embedding_weight > 0: the domains' examples are embedded now, each query when it is routed (by the
-            // engine directly: routing is part of a request that is audited as a whole).
-            Router = _embeddings is not null && config.Router.EmbeddingWeight > 0
-                ? DomainRouter.CreateAsync(config, _embeddings.Engine, _stats, config.Router.EmbeddingWeight).GetAwaiter().GetResult()
+                _embeddings = new RuntimeEmbeddingGenerator(Host, embeddingModel, ModelDigest, Audit);
+            // router.embedding_weight > 0: the domains' examples are embedded now, each query when it is routed (not
+            // audited on its own: routing is part of a request that is audited as a whole).
+            Router = config.Models.Embedding is { } routingModel && config.Router.EmbeddingWeight > 0
+                ? DomainRouter.CreateAsync(config, new RuntimeEmbeddingGenerator(Host, routingModel, ModelDigest, audit: null), _stats, config.Router.EmbeddingWeight).GetAwaiter().GetResult()
                 : DomainRouter.Create(config, _stats);
             ChatClient = new ChatClientBuilder(_dispatcher)
                 .Use(inner => new PrivacyPolicyChatClient(inner, config, Audit))
@@ -72,7 +71,7 @@ public sealed class HearthRuntime : IDisposable
         }
         catch
         {
-            _embeddings?.Dispose();
+            Host?.Dispose();
             Audit?.Dispose();
             throw;
         }
@@ -96,8 +95,8 @@ public sealed class HearthRuntime : IDisposable
     /// <summary>The whole pipeline.</summary>
     public IChatClient ChatClient { get; }
 
-    /// <summary>The embedding model of <c>models.embedding</c>, run by the embedded engine and audited per call; null
-    /// when none is configured. Opened on first use.</summary>
+    /// <summary>The embedding model of <c>models.embedding</c>, run by the embedded engine through the model host and
+    /// audited per call; null when none is configured. Loaded on first use.</summary>
     public IEmbeddingGenerator<string, Embedding<float>>? EmbeddingGenerator => _embeddings;
 
     /// <summary>Models loaded by the embedded engine now.</summary>
@@ -158,7 +157,6 @@ public sealed class HearthRuntime : IDisposable
         if (Interlocked.Exchange(ref _disposed, 1) != 0)
             return;
         ChatClient.Dispose();
-        _embeddings?.Dispose();
         _providers.Dispose();
         Host.Dispose();
         Audit?.Dispose();

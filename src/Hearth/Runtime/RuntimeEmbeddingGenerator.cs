@@ -1,63 +1,20 @@
 using System.Diagnostics;
-using Hearth.Engine.Generation;
 using Hearth.Privacy;
 using Microsoft.Extensions.AI;
 
 namespace Hearth.Runtime;
 
 /// <summary>
-/// <c>models.embedding</c> as the runtime's <see cref="IEmbeddingGenerator{TInput, TEmbedding}"/>: the model is
-/// resolved like a chat model (store name or GGUF path, never downloaded), opened on first use by the embedded engine
-/// and kept; every call is written to the audit trail (route <c>embedding</c>, provider <c>embedded</c>, the model's
-/// digest, input tokens, latency, outcome; no text). Nothing leaves the machine.
+/// <c>models.embedding</c> as the runtime's <see cref="IEmbeddingGenerator{TInput, TEmbedding}"/>: every call leases
+/// the model from the model host (loaded on first use like a chat model, counted against <c>models.memory_budget</c>,
+/// unloaded after <c>keep_alive</c>, listed by <c>ps</c> as <c>embedding:NAME</c>, never unmapped mid-call) and, when
+/// an audit trail is given, is written to it (route <c>embedding</c>, provider <c>embedded</c>, the model's digest,
+/// input tokens, latency, outcome; no text). Nothing leaves the machine.
 /// </summary>
-internal sealed class RuntimeEmbeddingGenerator : IEmbeddingGenerator<string, Embedding<float>>
+internal sealed class RuntimeEmbeddingGenerator(ModelHost host, string model, Func<string, string?> digest, AuditLog? audit)
+    : IEmbeddingGenerator<string, Embedding<float>>
 {
-    private readonly string _model;
-    private readonly Func<string, string> _resolve;
-    private readonly Func<string, string?> _digest;
-    private readonly AuditLog? _audit;
-    private readonly int _threads;
-    private readonly object _gate = new();
-    private EngineEmbeddingGenerator? _engine;
-    private int _disposed;
-
-    public RuntimeEmbeddingGenerator(string model, Func<string, string> resolvePath, Func<string, string?> digest, AuditLog? audit, int threads)
-    {
-        _model = model;
-        _resolve = resolvePath;
-        _digest = digest;
-        _audit = audit;
-        _threads = threads;
-        Metadata = new EmbeddingGeneratorMetadata("hearth", defaultModelId: model);
-    }
-
-    public EmbeddingGeneratorMetadata Metadata { get; }
-
-    /// <summary>The engine's generator, opened on first use (errors name the model and the problem).</summary>
-    internal EngineEmbeddingGenerator Engine
-    {
-        get
-        {
-            lock (_gate)
-            {
-                ObjectDisposedException.ThrowIf(_disposed != 0, this);
-                if (_engine is null)
-                {
-                    var path = _resolve(_model);
-                    try
-                    {
-                        _engine = EngineEmbeddingGenerator.Open(path, new EngineEmbeddingOptions { Threads = _threads });
-                    }
-                    catch (Exception ex) when (ex is Hearth.Engine.Model.ModelLoadException or Hearth.Gguf.GgufFormatException)
-                    {
-                        throw new ModelUnavailableException($"embedding model '{_model}' ({path}): {ex.Message}", ex);
-                    }
-                }
-                return _engine;
-            }
-        }
-    }
+    public EmbeddingGeneratorMetadata Metadata { get; } = new("hearth", defaultModelId: model);
 
     public async Task<GeneratedEmbeddings<Embedding<float>>> GenerateAsync(IEnumerable<string> values, EmbeddingGenerationOptions? options = null, CancellationToken cancellationToken = default)
     {
@@ -68,10 +25,13 @@ internal sealed class RuntimeEmbeddingGenerator : IEmbeddingGenerator<string, Em
         long? tokens = null;
         try
         {
-            var result = await Engine.GenerateAsync(values, options, cancellationToken).ConfigureAwait(false);
+            using var lease = await host.AcquireAsync(EmbeddedModelLoader.EmbeddingPrefix + model, null, cancellationToken).ConfigureAwait(false);
+            var generator = lease.Client.GetService<IEmbeddingGenerator<string, Embedding<float>>>()
+                ?? throw new ModelUnavailableException($"model '{model}' did not load as an embedding model");
+            var result = await generator.GenerateAsync(values, options, cancellationToken).ConfigureAwait(false);
             tokens = result.Usage?.InputTokenCount;
             foreach (var e in result)
-                e.ModelId = _model;
+                e.ModelId = model;
             return result;
         }
         catch (OperationCanceledException)
@@ -86,12 +46,12 @@ internal sealed class RuntimeEmbeddingGenerator : IEmbeddingGenerator<string, Em
         }
         finally
         {
-            _audit?.AppendRequest(new AuditRequestRecord
+            audit?.AppendRequest(new AuditRequestRecord
             {
                 RequestId = id,
                 Route = "embedding",
                 Provider = "embedded",
-                ModelDigest = _digest(_model) ?? _model,
+                ModelDigest = digest(model) ?? model,
                 InputTokens = tokens is { } t ? (int)Math.Min(t, int.MaxValue) : null,
                 Latency = clock.Elapsed,
                 Decision = decision,
@@ -107,13 +67,8 @@ internal sealed class RuntimeEmbeddingGenerator : IEmbeddingGenerator<string, Em
             : null;
     }
 
+    /// <summary>The model host owns the model.</summary>
     public void Dispose()
     {
-        lock (_gate)
-        {
-            if (Interlocked.Exchange(ref _disposed, 1) != 0)
-                return;
-            _engine?.Dispose();
-        }
     }
 }

@@ -160,6 +160,15 @@ public sealed class RuntimePipelineTests : RuntimeTestBase
             Assert.Equal("embedding", (string?)entry["route"]);
             Assert.Equal("embedded", (string?)entry["provider"]);
             Assert.Equal(r.Usage!.InputTokenCount, (long?)entry["input_tokens"]);
+
+            // The model host holds it like a chat model: listed (ps), charged to the budget, unloadable when idle.
+            var host = provider.GetRequiredService<HearthRuntime>();
+            var loaded = Assert.Single(host.LoadedModels);
+            Assert.Equal("embedding:" + model, loaded.Name);
+            Assert.True(loaded.EstimatedBytes > new FileInfo(model).Length / 2);
+            Assert.True(host.Unload("embedding:" + model));
+            Assert.Empty(host.LoadedModels);
+            Assert.Equal(2, (await generator.GenerateAsync(["again", "and again"])).Count); // loads again on use
         }
         Assert.Null(AuditLog.Verify(Path.Combine(Home, "audit")).Problem);
 
