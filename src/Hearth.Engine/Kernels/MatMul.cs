@@ -24,6 +24,7 @@ internal sealed unsafe class MatMulJob : IParallelJob
     private int _count;
     private int _tokens;
     private int _totalRows;
+    private int _nextTile;
 
     /// <summary>Starts a new group of products over <paramref name="tokens"/> input rows.</summary>
     public void Reset(int tokens)
@@ -31,6 +32,7 @@ internal sealed unsafe class MatMulJob : IParallelJob
         _count = 0;
         _tokens = tokens;
         _totalRows = 0;
+        _nextTile = 0;
     }
 
     /// <summary>Adds W·x: <paramref name="input"/> is <see cref="Reset"/>'s token count rows of converted activations,
@@ -49,10 +51,29 @@ internal sealed unsafe class MatMulJob : IParallelJob
     /// <inheritdoc />
     public void Execute(int index, int count)
     {
-        // Split the concatenated rows of all products evenly, on multiples of RowTile.
+        if (count == 1)
+        {
+            Range(0, _totalRows);
+            return;
+        }
+        // Threads take runs of row tiles from a shared counter until none is left (about eight runs per thread), so a
+        // thread that is slowed down (another process on its core, a slower core) takes fewer runs instead of holding
+        // up the product: a fixed split waited for the slowest share. Each row is still computed by exactly one
+        // thread with the same kernel, so the results do not depend on the schedule.
         var tiles = (_totalRows + RowTile - 1) / RowTile;
-        var start = (int)Math.Min(_totalRows, (long)tiles * index / count * RowTile);
-        var end = (int)Math.Min(_totalRows, (long)tiles * (index + 1) / count * RowTile);
+        var grab = Math.Max(1, tiles / (count * 8));
+        while (true)
+        {
+            var first = Interlocked.Add(ref _nextTile, grab) - grab;
+            if (first >= tiles)
+                return;
+            Range(first * RowTile, Math.Min(_totalRows, (first + grab) * RowTile));
+        }
+    }
+
+    /// <summary>Rows [<paramref name="start"/>, <paramref name="end"/>) of the concatenated products.</summary>
+    private void Range(int start, int end)
+    {
         var offset = 0;
         for (var i = 0; i < _count && start < end; i++)
         {

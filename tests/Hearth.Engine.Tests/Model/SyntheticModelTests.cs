@@ -38,12 +38,18 @@ public sealed class SyntheticModelTests : IDisposable
         using var batched = new InferenceSession(model, new SessionOptions { ContextLength = 64, BatchSize = 16, LogitRows = 40, Threads = 2 });
         var all = batched.Evaluate(tokens, allPositions: true).ToArray();
 
+        // Token by token on one thread, and on three (rows taken from a shared counter: any schedule, same rows).
         using var single = new InferenceSession(model, new SessionOptions { ContextLength = 64, Threads = 1 });
+        using var three = new InferenceSession(model, new SessionOptions { ContextLength = 64, Threads = 3 });
         for (var t = 0; t < tokens.Length; t++)
         {
-            var row = single.Evaluate(tokens.AsSpan(t, 1));
+            var row = single.Evaluate(tokens.AsSpan(t, 1)).ToArray();
+            var shared = three.Evaluate(tokens.AsSpan(t, 1));
             for (var v = 0; v < vocab; v++)
+            {
                 Assert.Equal(all[t * vocab + v], row[v]);
+                Assert.Equal(row[v], shared[v]);
+            }
         }
         Assert.All(all, v => Assert.True(float.IsFinite(v)));
     }
