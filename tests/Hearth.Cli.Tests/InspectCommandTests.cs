@@ -10,6 +10,42 @@ public class InspectCommandTests
         .. Fixtures.AllGguf().Where(f => File.Exists(Fixtures.File(Path.ChangeExtension(f, ".json").Split('/'))))
     ];
 
+    [Fact]
+    public async Task ASplitModelSaysWhichPartAndWhatTheOthersHold()
+    {
+        var dir = Directory.CreateTempSubdirectory("hearth-inspect-split-").FullName;
+        try
+        {
+            var parts = SplitGguf.Write(Fixtures.Stories260K, dir, "stories", 3);
+            int total;
+            long bytes;
+            using (var whole = Hearth.Gguf.GgufFile.Open(Fixtures.Stories260K))
+                (total, bytes) = (whole.Tensors.Count, whole.Tensors.Sum(t => t.ByteSize));
+            var r = await CliRunner.RunAsync("inspect", parts[0], "--json");
+            Assert.True(r.ExitCode == 0, r.Error);
+            var root = JsonDocument.Parse(r.Out).RootElement;
+            var split = root.GetProperty("split");
+            Assert.Equal((1, 3), (split.GetProperty("part").GetInt32(), split.GetProperty("count").GetInt32()));
+            Assert.Equal(total, root.GetProperty("tensor_count").GetInt32() + split.GetProperty("other_tensors").GetInt32());
+            Assert.Equal(bytes, root.GetProperty("tensor_bytes").GetInt64() + split.GetProperty("other_bytes").GetInt64());
+            Assert.Equal(parts.Skip(1), split.GetProperty("other_files").EnumerateArray().Select(f => f.GetString()));
+
+            var text = await CliRunner.RunAsync("inspect", parts[1]);
+            Assert.Contains("part 2 of 3", text.Out, StringComparison.Ordinal);
+            var plain = await CliRunner.RunAsync("inspect", Fixtures.Stories260K, "--json");
+            Assert.Equal(JsonValueKind.Null, JsonDocument.Parse(plain.Out).RootElement.GetProperty("split").ValueKind);
+
+            File.Delete(parts[2]);
+            var missing = await CliRunner.RunAsync("inspect", parts[0]);
+            Assert.NotEqual(0, missing.ExitCode);
+            Assert.Contains("part 3 of 3", missing.Error, StringComparison.Ordinal);
+        }
+        finally
+        {
+            Directory.Delete(dir, recursive: true);
+        }
+    }
+
     [Theory]
     [MemberData(nameof(ModelFixtures))]
     public async Task JsonReportsWhatLlamaCppReports(string relative)

@@ -30,7 +30,15 @@ internal static class InspectCommand
             if (!path.Exists)
                 throw new CliException($"file not found: {path.FullName}");
             using var gguf = GgufFile.Open(path.FullName);
-            var report = InspectReport.From(path.FullName, gguf, parse.GetValue(ctx), parse.GetValue(tensors));
+            InspectReport report;
+            try
+            {
+                report = InspectReport.From(path.FullName, gguf, parse.GetValue(ctx), parse.GetValue(tensors));
+            }
+            catch (Hearth.Engine.Model.ModelLoadException ex)
+            {
+                throw new CliException(ex.Message);
+            }
             if (parse.GetValue(json))
                 context.Raw.WriteLine(JsonSerializer.Serialize(report, InspectJsonContext.Default.InspectReport));
             else
@@ -62,6 +70,12 @@ internal static class InspectCommand
         Row("vocabulary", r.VocabSize is null ? null : $"{r.VocabSize} tokens, {TokenizerKind(r.TokenizerModel)}{(r.TokenizerPre is null ? "" : $", pre-tokenizer {r.TokenizerPre}")}");
         Row("chat template", r.ChatTemplate ? "yes" : "no");
         Row("memory to load", $"{Bytes(r.Memory.TotalBytes)} = weights {Bytes(r.Memory.WeightsBytes)} + KV cache {Bytes(r.Memory.KvCacheBytes)} (F16, {r.Memory.Context} tokens)");
+        if (r.Split is { } split)
+        {
+            Row("split", split.Part == 1
+                ? $"part 1 of {split.Count}; the other parts hold {split.OtherTensors} more tensors, {Bytes(split.OtherBytes)} (the figures above are this part's)"
+                : $"part {split.Part} of {split.Count}; inspect part 1 for the model's metadata");
+        }
         console.Write(grid);
 
         if (r.BundleDomains is { } domains)

@@ -30,7 +30,8 @@ internal sealed record InspectReport(
     bool ChatTemplate,
     InspectMemory Memory,
     IReadOnlyList<InspectTensor>? Tensors,
-    IReadOnlyList<InspectBundleDomain>? BundleDomains)
+    IReadOnlyList<InspectBundleDomain>? BundleDomains,
+    InspectSplit? Split = null)
 {
     public static InspectReport From(string path, GgufFile file, long? context, bool withTensors)
     {
@@ -44,7 +45,33 @@ internal sealed record InspectReport(
             withTensors
                 ? [.. file.Tensors.Select(t => new InspectTensor(t.Name, [.. t.Dimensions], GgmlTypeTraits.Get(t.Type).Name, t.ByteSize, t.FileOffset))]
                 : null,
-            BundleFormat.IsBundle(file) ? [.. BundleFormat.Domains(file).Select(d => InspectBundleDomain.From(file, d))] : null);
+            BundleFormat.IsBundle(file) ? [.. BundleFormat.Domains(file).Select(d => InspectBundleDomain.From(file, d))] : null,
+            InspectSplit.From(file));
+    }
+}
+
+/// <summary>A part of a split model (gguf-split): which part, how many, and what the other parts hold (the other
+/// fields of the report describe this part alone).</summary>
+internal sealed record InspectSplit(int Part, int Count, int OtherTensors, long OtherBytes, IReadOnlyList<string> OtherFiles)
+{
+    public static InspectSplit? From(GgufFile file)
+    {
+        var count = file.Metadata.GetInteger(SplitParts.CountKey) ?? 1;
+        if (count <= 1)
+            return null;
+        var part = (int)(file.Metadata.GetInteger(SplitParts.NumberKey) ?? 0) + 1;
+        if (part != 1)
+            return new InspectSplit(part, (int)count, 0, 0, []);
+        var rest = SplitParts.OpenRest(file); // errors name a missing or foreign part
+        try
+        {
+            return new InspectSplit(1, (int)count, rest.Sum(p => p.Tensors.Count), rest.Sum(p => p.Tensors.Sum(t => t.ByteSize)), [.. rest.Select(p => p.Path!)]);
+        }
+        finally
+        {
+            foreach (var p in rest)
+                p.Dispose();
+        }
     }
 }
 
