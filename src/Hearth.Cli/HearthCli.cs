@@ -90,7 +90,7 @@ internal static class HearthCli
             };
             return await parse.InvokeAsync(config, cancellationToken);
         }
-        catch (Exception ex) when (ex is CliException or GgufFormatException or Hearth.Configuration.HearthConfigException or Hearth.Privacy.EgressDeniedException or Hearth.Store.ModelStoreException or Hearth.Engine.Templates.ChatTemplateException or FileNotFoundException or DirectoryNotFoundException or UnauthorizedAccessException)
+        catch (Exception ex) when (ex is CliException or GgufFormatException or Hearth.Configuration.HearthConfigException or Hearth.Privacy.EgressDeniedException or Hearth.Store.ModelStoreException or Hearth.Engine.Templates.ChatTemplateException or Hearth.Runtime.ModelUnavailableException or FileNotFoundException or DirectoryNotFoundException or UnauthorizedAccessException)
         {
             WriteError(context, ex.Message);
             if (parse.GetValue(Verbose))

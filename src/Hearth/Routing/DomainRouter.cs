@@ -164,7 +164,18 @@ public sealed class DomainRouter
         ArgumentNullException.ThrowIfNull(query);
         if (_embedder is null || _exampleEmbeddings.Length == 0)
             return Decide(query, context, null);
-        var vector = await _embedder.GenerateVectorAsync(query, cancellationToken: cancellationToken).ConfigureAwait(false);
+        ReadOnlyMemory<float> vector;
+        try
+        {
+            vector = await _embedder.GenerateVectorAsync(query, cancellationToken: cancellationToken).ConfigureAwait(false);
+        }
+        catch (Exception ex) when (ex is not OperationCanceledException)
+        {
+            // The embedding is an aid to routing, not a condition of answering: a query the embedding model cannot
+            // take (longer than its context, model busy or failing to load) is routed on the lexical scores alone.
+            var lexical = Decide(query, context, null);
+            return lexical with { Reason = $"{lexical.Reason} (lexical only: the embedding model failed: {ex.Message})" };
+        }
         var similarity = new float[_entries.Length];
         for (var i = 0; i < _exampleEmbeddings.Length; i++)
         {

@@ -149,10 +149,10 @@ internal sealed class EmbeddingModelClient(EngineEmbeddingGenerator generator) :
     public EngineEmbeddingGenerator Generator => generator;
 
     public Task<ChatResponse> GetResponseAsync(IEnumerable<ChatMessage> messages, ChatOptions? options = null, CancellationToken cancellationToken = default)
-        => throw new NotSupportedException($"'{generator.Metadata.DefaultModelId}' is loaded as an embedding model; it does not chat");
+        => throw new ModelUnavailableException($"'{generator.Metadata.DefaultModelId}' is loaded as an embedding model (embedding:NAME); it does not chat");
 
     public IAsyncEnumerable<ChatResponseUpdate> GetStreamingResponseAsync(IEnumerable<ChatMessage> messages, ChatOptions? options = null, CancellationToken cancellationToken = default)
-        => throw new NotSupportedException($"'{generator.Metadata.DefaultModelId}' is loaded as an embedding model; it does not chat");
+        => throw new ModelUnavailableException($"'{generator.Metadata.DefaultModelId}' is loaded as an embedding model (embedding:NAME); it does not chat");
 
     public object? GetService(Type serviceType, object? serviceKey = null)
     {

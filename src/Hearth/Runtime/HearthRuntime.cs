@@ -61,7 +61,7 @@ public sealed class HearthRuntime : IDisposable
             // router.embedding_weight > 0: the domains' examples are embedded now, each query when it is routed (not
             // audited on its own: routing is part of a request that is audited as a whole).
             Router = config.Models.Embedding is { } routingModel && config.Router.EmbeddingWeight > 0
-                ? DomainRouter.CreateAsync(config, new RuntimeEmbeddingGenerator(Host, routingModel, ModelDigest, audit: null), _stats, config.Router.EmbeddingWeight).GetAwaiter().GetResult()
+                ? EmbeddingRouter(config, routingModel)
                 : DomainRouter.Create(config, _stats);
             ChatClient = new ChatClientBuilder(_dispatcher)
                 .Use(inner => new PrivacyPolicyChatClient(inner, config, Audit))
@@ -71,9 +71,24 @@ public sealed class HearthRuntime : IDisposable
         }
         catch
         {
+            _providers?.Dispose();
             Host?.Dispose();
             Audit?.Dispose();
             throw;
+        }
+    }
+
+    // router.embedding_weight: every example is embedded now; a model that cannot do it stops the start with a reason.
+    private DomainRouter EmbeddingRouter(HearthConfig config, string model)
+    {
+        try
+        {
+            return DomainRouter.CreateAsync(config, new RuntimeEmbeddingGenerator(Host, model, ModelDigest, audit: null), _stats, config.Router.EmbeddingWeight)
+                .GetAwaiter().GetResult();
+        }
+        catch (Exception ex) when (ex is ModelUnavailableException or ArgumentException or InvalidOperationException)
+        {
+            throw new ModelUnavailableException($"router.embedding_weight: the domains' examples could not be embedded with '{model}' (models.embedding): {ex.Message}", ex);
         }
     }
 

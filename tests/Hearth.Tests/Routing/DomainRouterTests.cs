@@ -257,6 +257,26 @@ public sealed class DomainRouterTests
         Assert.Equal(5, embedder.Inputs);
     }
 
+    [Fact]
+    public async Task AFailingEmbeddingFallsBackToLexicalRoutingWithTheReason()
+    {
+        var config = Config("""
+            models: { default: m }
+            domains:
+              fruit: { examples: [ "apple pie recipe", "which apple variety is sweetest" ] }
+              cars: { examples: [ "engine oil change interval", "how often to rotate tyres" ] }
+            """);
+        using var embedder = new KeywordEmbedder { FailAfter = 4 }; // the examples embed; every query fails
+        var router = await DomainRouter.CreateAsync(config, embedder);
+        var d = await router.RouteAsync("apple pie for dessert");
+        Assert.Equal("fruit", d.Domain);
+        Assert.Equal(router.Route("apple pie for dessert").Candidates.Single(c => c.Domain == "fruit").Similarity, d.Candidates.Single(c => c.Domain == "fruit").Similarity);
+        Assert.Contains("lexical only: the embedding model failed: query too long", d.Reason, StringComparison.Ordinal);
+        using var cts = new CancellationTokenSource();
+        await cts.CancelAsync();
+        await Assert.ThrowsAnyAsync<OperationCanceledException>(() => router.RouteAsync("apple", cancellationToken: cts.Token));
+    }
+
     /// <summary>A deterministic embedding: one dimension per topic keyword list.</summary>
     private sealed class KeywordEmbedder : IEmbeddingGenerator<string, Embedding<float>>
     {
@@ -264,8 +284,14 @@ public sealed class DomainRouterTests
 
         public int Inputs { get; private set; }
 
+        /// <summary>Inputs after which every call throws (as an embedding model given a text over its context would).</summary>
+        public int FailAfter { get; init; } = int.MaxValue;
+
         public Task<GeneratedEmbeddings<Embedding<float>>> GenerateAsync(IEnumerable<string> values, EmbeddingGenerationOptions? options = null, CancellationToken cancellationToken = default)
         {
+            cancellationToken.ThrowIfCancellationRequested();
+            if (Inputs >= FailAfter)
+                throw new ArgumentException("query too long");
             var result = new GeneratedEmbeddings<Embedding<float>>();
             foreach (var v in values)
             {

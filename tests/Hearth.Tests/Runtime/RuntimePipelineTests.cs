@@ -209,6 +209,17 @@ public sealed class RuntimePipelineTests : RuntimeTestBase
         // Half of the content similarity now comes from the embedding cosine, so the scores differ from lexical ones.
         Assert.NotEqual(lexical.Candidates.Single(c => c.Domain == "stories").Similarity, blended.Candidates.Single(c => c.Domain == "stories").Similarity);
 
+        // A generative model as the embedding model: the runtime does not start, and says which setting needs it.
+        var wrong = yaml.Replace($"embedding: '{model}'", $"embedding: '{Fixtures.Stories260K}'", StringComparison.Ordinal);
+        var ex = Assert.Throws<ModelUnavailableException>(() => HearthRuntime.Create(Config(wrong), new HearthRuntimeOptions { Threads = 1, Sweeper = false }));
+        Assert.Contains("router.embedding_weight", ex.Message, StringComparison.Ordinal);
+        Assert.Contains("not an embedding model", ex.Message, StringComparison.Ordinal);
+
+        // An embedding model loaded for embeddings is not a chat model.
+        var chatAsEmbedding = new EmbeddedModelLoader(null).Load(new ModelPlan("embedding:" + model, model, 1, null));
+        await Assert.ThrowsAsync<ModelUnavailableException>(() => chatAsEmbedding.GetResponseAsync("hi"));
+        chatAsEmbedding.Dispose();
+
         var r = await runtime.ChatClient.GetResponseAsync("the little girl and the dog", new ChatOptions { MaxOutputTokens = 4, Temperature = 0 });
         Assert.False(string.IsNullOrWhiteSpace(r.Text));
         // Routing's embedding calls are part of the chat request: one audited request, no separate embedding entries.

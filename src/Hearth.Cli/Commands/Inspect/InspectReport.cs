@@ -59,9 +59,11 @@ internal sealed record InspectSplit(int Part, int Count, int OtherTensors, long 
         var count = file.Metadata.GetInteger(SplitParts.CountKey) ?? 1;
         if (count <= 1)
             return null;
-        var part = (int)(file.Metadata.GetInteger(SplitParts.NumberKey) ?? 0) + 1;
-        if (part != 1)
-            return new InspectSplit(part, (int)count, 0, 0, []);
+        var number = file.Metadata.GetInteger(SplitParts.NumberKey) ?? 0;
+        if (count > 9999 || number < 0 || number >= count)
+            throw new ModelLoadException($"{file.Path}: {SplitParts.NumberKey} = {number} and {SplitParts.CountKey} = {count} do not describe a part of a split model.");
+        if (number != 0)
+            return new InspectSplit((int)number + 1, (int)count, 0, 0, []);
         var rest = SplitParts.OpenRest(file); // errors name a missing or foreign part
         try
         {

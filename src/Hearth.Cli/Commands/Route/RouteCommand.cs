@@ -10,7 +10,7 @@ namespace Hearth.Cli.Commands.Route;
 /// <summary>
 /// <c>hearth route [--config FILE] [--json] [--explain] QUERY</c>, <c>hearth route --batch FILE [--json]</c> and
 /// <c>hearth route eval --data FILE.jsonl [--config FILE] [--json]</c>: which domain and model a query goes to, and why.
-/// No model is run.
+/// No chat model is run; with <c>router.embedding_weight</c> the embedding model embeds the examples and the query.
 /// </summary>
 internal static class RouteCommand
 {
@@ -107,7 +107,7 @@ internal static class RouteCommand
             var embedder = Hearth.Engine.Generation.EngineEmbeddingGenerator.Open(path);
             return DomainRouter.CreateAsync(config, embedder, stats, config.Router.EmbeddingWeight).GetAwaiter().GetResult();
         }
-        catch (Exception ex) when (ex is Hearth.Runtime.ModelUnavailableException or Hearth.Engine.Model.ModelLoadException or Hearth.Gguf.GgufFormatException)
+        catch (Exception ex) when (ex is Hearth.Runtime.ModelUnavailableException or Hearth.Engine.Model.ModelLoadException or Hearth.Gguf.GgufFormatException or ArgumentException or InvalidOperationException)
         {
             throw new CliException($"router.embedding_weight: the embedding model '{model}' cannot be used: {ex.Message}");
         }
