@@ -1,3 +1,4 @@
+using Hearth.Tests.Shared;
 using Spectre.Console;
 
 namespace Hearth.Cli.Tests;
@@ -24,7 +25,7 @@ internal static class CliRunner
                 env[key] = e.Value;
         }
         env["HEARTH_HOME"] = Path.Combine(Path.GetTempPath(), "hearth-test-no-home-" + Guid.NewGuid().ToString("N"));
-        return env;
+        return OfflineSources.Apply(env);
     }
 
     /// <summary>Runs with the given environment variables (e.g. HEARTH_HOME) instead of the process environment.</summary>
@@ -49,7 +50,7 @@ internal static class CliRunner
         }
         var code = await HearthCli.RunAsync(args, new CliContext(Make(stdout), Make(stderr), stdout)
         {
-            Environment = environment ?? Hermetic(),
+            Environment = OfflineSources.Apply(environment ?? Hermetic()), // the public hubs are never a test's source
             Input = stdin is null ? null : new StringReader(stdin),
         });
         return new Result(code, stdout.ToString(), stderr.ToString());

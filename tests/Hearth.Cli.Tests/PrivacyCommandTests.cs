@@ -63,6 +63,9 @@ public sealed class PrivacyCommandTests : IDisposable
         Assert.Equal($"{path}:2", values["models.keep_alive"].Item2);
         Assert.Equal("env HEARTH_MODELS__AUTO_DOWNLOAD", values["models.auto_download"].Item2);
         Assert.Equal("default", values["privacy.external_calls"].Item2);
+        // Every CLI test runs with loopback stand-ins for the public hubs (OfflineSources).
+        Assert.Equal(("http://127.0.0.1:9/huggingface/", "env HEARTH_MODELS__HUGGINGFACE_URL"), values["models.huggingface_url"]);
+        Assert.Equal(("http://127.0.0.1:9/ollama/", "env HEARTH_MODELS__OLLAMA_REGISTRY_URL"), values["models.ollama_registry_url"]);
     }
 
     [Fact]

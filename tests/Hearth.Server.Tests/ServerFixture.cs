@@ -34,7 +34,11 @@ internal sealed class TestServer : IAsyncDisposable
     {
         var home = Path.Combine(Path.GetTempPath(), "hearth-srv-" + Guid.NewGuid().ToString("N"));
         Directory.CreateDirectory(home);
-        var (config, errors) = HearthConfigLoader.CheckText(yaml.Length == 0 ? "models: { default: stories:260k }\n" : yaml, environment: new Hashtable { ["HEARTH_HOME"] = home });
+        // Loopback stand-ins for the public hubs, unless the test's YAML names its own (loopback) hub.
+        var env = new Hashtable { ["HEARTH_HOME"] = home };
+        if (!yaml.Contains("huggingface_url", StringComparison.Ordinal))
+            env = OfflineSources.Apply(env);
+        var (config, errors) = HearthConfigLoader.CheckText(yaml.Length == 0 ? "models: { default: stories:260k }\n" : yaml, environment: env);
         Assert.True(errors.Count == 0, string.Join("; ", errors));
         var store = ModelStore.Open(config);
         await new ModelPuller(store, config, new Hashtable()).PullAsync(Fixtures.Stories260K, new PullOptions { Name = Model });

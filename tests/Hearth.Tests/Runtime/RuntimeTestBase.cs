@@ -2,6 +2,7 @@ using System.Collections;
 using System.Text.Json.Nodes;
 using Hearth.Configuration;
 using Hearth.Runtime;
+using Hearth.Tests.Shared;
 using Microsoft.Extensions.AI;
 
 namespace Hearth.Tests.Runtime;
@@ -19,7 +20,7 @@ public abstract class RuntimeTestBase : IDisposable
 
     internal HearthConfig Config(string yaml)
     {
-        var (c, errors) = HearthConfigLoader.CheckText(yaml, environment: new Hashtable { ["HEARTH_HOME"] = Home });
+        var (c, errors) = HearthConfigLoader.CheckText(yaml, environment: OfflineSources.Apply(new Hashtable { ["HEARTH_HOME"] = Home }));
         Assert.True(errors.Count == 0, string.Join("; ", errors));
         return c;
     }

@@ -16,6 +16,24 @@ public sealed class SourceConfigTests
     }
 
     [Fact]
+    public async Task TestsWithoutAHubServerReachOnlyLoopbackStandIns()
+    {
+        // The safety net behind every store and runtime test: configurations built by the test helpers name loopback
+        // stand-ins for the public hubs, so a pull that nobody meant to send goes to 127.0.0.1:9 and is refused there.
+        using var store = new StoreFixture();
+        var config = store.Config();
+        Assert.True(config.Models.HuggingFaceUrl.IsLoopback, config.Models.HuggingFaceUrl.ToString());
+        Assert.True(config.Models.OllamaRegistryUrl.IsLoopback, config.Models.OllamaRegistryUrl.ToString());
+        foreach (var source in new[] { "hf.co/org/repo", "ollama.com/library/stories:260k" })
+        {
+            var ex = await Assert.ThrowsAnyAsync<Exception>(() => store.Puller().PullAsync(source));
+            Assert.Contains("127.0.0.1:9", ex.ToString(), StringComparison.Ordinal);
+        }
+    }
+
+    private sealed class StoreFixture : StoreTestBase;
+
+    [Fact]
     public void MirrorsAreConfigurableAndBadValuesNameTheKeyAndLine()
     {
         // Parsing only, and the hosts are under .invalid (RFC 6761): they can never resolve, so even a bug that

@@ -28,13 +28,15 @@ public abstract class StoreTestBase : IDisposable
 
     protected string ModelHex { get; }
 
-    /// <summary>A configuration whose store is <see cref="Home"/> and whose HF/Ollama base URLs point at <paramref name="server"/>.</summary>
+    /// <summary>A configuration whose store is <see cref="Home"/> and whose HF/Ollama base URLs point at <paramref name="server"/>
+    /// (or, without one, at <see cref="OfflineSources"/>' loopback stand-ins).</summary>
     internal HearthConfig Config(Uri? server = null)
     {
         var env = new Hashtable { ["HEARTH_HOME"] = Home };
         var (c, errors) = HearthConfigLoader.CheckText("models:\n  auto_download: false\n", environment: env);
         Assert.Empty(errors);
-        return server is null ? c : c with { Models = c.Models with { HuggingFaceUrl = server, OllamaRegistryUrl = server } };
+        // Without a protocol server of its own a test gets loopback stand-ins, never the public hubs.
+        return c with { Models = c.Models with { HuggingFaceUrl = server ?? OfflineSources.HuggingFaceUrl, OllamaRegistryUrl = server ?? OfflineSources.OllamaRegistryUrl } };
     }
 
     internal ModelPuller Puller(Uri? server = null, int attempts = 4, IDictionary? env = null)
