@@ -7,6 +7,7 @@ using System.Text.Json.Nodes;
 using Hearth.Privacy;
 using Hearth.Routing;
 using Hearth.Runtime;
+using Hearth.Store;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Hosting;
 using Microsoft.AspNetCore.Hosting.Server;
@@ -198,7 +199,7 @@ internal sealed class HearthServerContext(HearthRuntime runtime, HearthServerOpt
         var configured = Runtime.Config.Models.Embedding;
         if (Runtime.EmbeddingGenerator is not { } generator || configured is null)
             throw new ApiException(400, $"model '{model}' does not support embeddings, and no embedding model is configured (set models.embedding in hearth.yaml to an embedding model such as Qwen3-Embedding)", "invalid_request_error", "model", "embeddings_not_supported");
-        if (model != configured && model != "embedding" && model != configured + ":latest" && model + ":latest" != configured)
+        if (model != "embedding" && !SameModel(model, configured))
             throw new ApiException(400, $"model '{model}' does not support embeddings; this server embeds with '{configured}' (models.embedding), also reachable as 'embedding'", "invalid_request_error", "model", "embeddings_not_supported");
         if (inputs.Count == 0)
             throw ApiException.BadRequest("'input' is empty; give a string or an array of strings", "input");
@@ -214,9 +215,16 @@ internal sealed class HearthServerContext(HearthRuntime runtime, HearthServerOpt
         }
         catch (ArgumentException ex)
         {
-            throw ApiException.BadRequest(ex.Message, ex.Message.Contains("dimensions", StringComparison.Ordinal) ? "dimensions" : "input");
+            // The generator names the argument: options (the requested dimensions) or values (an input text).
+            throw ApiException.BadRequest(ex.Message, ex.ParamName == "options" ? "dimensions" : "input");
         }
     }
+
+    /// <summary>Whether two model names mean the same model: equal, or the same store reference (<c>NAME</c> is
+    /// <c>NAME:latest</c> and <c>library/NAME</c>, as Ollama clients write it; the store's own manifest identity).</summary>
+    private static bool SameModel(string a, string b) =>
+        a == b || (ModelReference.TryParse(a, out var x, out _) && ModelReference.TryParse(b, out var y, out _)
+            && string.Equals(string.Join('/', x!.ManifestPathParts), string.Join('/', y!.ManifestPathParts), StringComparison.OrdinalIgnoreCase));
 
     /// <summary>Waits for a generation slot; 429 with Retry-After when the queue is full.</summary>
     public async Task<IDisposable> EnterSlotAsync(CancellationToken cancellationToken)

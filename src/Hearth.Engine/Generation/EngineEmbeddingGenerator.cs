@@ -116,7 +116,7 @@ public sealed class EngineEmbeddingGenerator : IEmbeddingGenerator<string, Embed
         ArgumentNullException.ThrowIfNull(values);
         var texts = values.ToList();
         if (options?.Dimensions is { } d && d != Dimensions)
-            throw new ArgumentException($"This model's embeddings have {Dimensions} dimensions; {d} were asked for.", nameof(options));
+            throw new ArgumentException($"the embeddings of '{Metadata.DefaultModelId}' have {Dimensions} dimensions; {d} were asked for", nameof(options));
         lock (_gate)
         {
             ObjectDisposedException.ThrowIf(_disposed, this);
@@ -141,18 +141,18 @@ public sealed class EngineEmbeddingGenerator : IEmbeddingGenerator<string, Embed
         }
     }
 
-    private GeneratedEmbeddings<Embedding<float>> Generate(List<string> texts, CancellationToken cancellationToken)
+    private GeneratedEmbeddings<Embedding<float>> Generate(List<string> values, CancellationToken cancellationToken)
     {
-        var result = new List<Embedding<float>>(texts.Count);
+        var result = new List<Embedding<float>>(values.Count);
         long tokensTotal = 0;
-        foreach (var text in texts)
+        for (var index = 0; index < values.Count; index++)
         {
             cancellationToken.ThrowIfCancellationRequested();
-            var tokens = _tokenizer.Encode(text ?? "", addSpecial: true, parseSpecial: false);
+            var tokens = _tokenizer.Encode(values[index] ?? "", addSpecial: true, parseSpecial: false);
             if (tokens.Length == 0)
-                throw new ArgumentException("An input has no tokens (an empty text with a model that adds no BOS/EOS); it has no embedding.");
+                throw new ArgumentException($"input {index} has no tokens (an empty text, and '{Metadata.DefaultModelId}' adds no BOS/EOS): it has no embedding", nameof(values));
             if (tokens.Length > _model.Config.ContextLength)
-                throw new ArgumentException($"An input is {tokens.Length} tokens; the model's context holds {_model.Config.ContextLength}.");
+                throw new ArgumentException($"input {index} is {tokens.Length} tokens; the context of '{Metadata.DefaultModelId}' holds {_model.Config.ContextLength}", nameof(values));
             var vector = new float[Dimensions];
             using (var session = new InferenceSession(_model, new SessionOptions { ContextLength = tokens.Length, Threads = _threads }))
                 session.Embed(tokens, Pooling, vector);

@@ -184,39 +184,18 @@ internal static unsafe class DotAvx2
         {
             var scv = Vector128.Load((sbyte*)(w + 192));
             var y0 = (sbyte*)(a + 4);
-            sbyte* y1 = y0 + stride, y2 = y0 + 2 * stride, y3 = y0 + 3 * stride;
             Vector256<int> s0 = default, s1 = default, s2 = default, s3 = default;
             for (var h = 0; h < 2; h++)
             {
                 var ql0 = Vector256.Load(w + 64 * h);
                 var ql1 = Vector256.Load(w + 64 * h + 32);
                 var qh = Vector256.Load(w + 128 + 32 * h);
-                var o = 128 * h;
                 // One quarter (32 values) at a time keeps the live registers within the sixteen AVX2 has.
-                var q = (ql0 & m4) | ((qh.AsUInt16() << 4).AsByte() & m30);
-                var k = ScalePair(scv, 4 * h);
-                s0 += Avx2.MultiplyAddAdjacent(Offset32(q, Vector256.Load(y0 + o), m32), k);
-                s1 += Avx2.MultiplyAddAdjacent(Offset32(q, Vector256.Load(y1 + o), m32), k);
-                s2 += Avx2.MultiplyAddAdjacent(Offset32(q, Vector256.Load(y2 + o), m32), k);
-                s3 += Avx2.MultiplyAddAdjacent(Offset32(q, Vector256.Load(y3 + o), m32), k);
-                q = (ql1 & m4) | ((qh.AsUInt16() << 2).AsByte() & m30);
-                k = ScalePair(scv, 4 * h + 1);
-                s0 += Avx2.MultiplyAddAdjacent(Offset32(q, Vector256.Load(y0 + o + 32), m32), k);
-                s1 += Avx2.MultiplyAddAdjacent(Offset32(q, Vector256.Load(y1 + o + 32), m32), k);
-                s2 += Avx2.MultiplyAddAdjacent(Offset32(q, Vector256.Load(y2 + o + 32), m32), k);
-                s3 += Avx2.MultiplyAddAdjacent(Offset32(q, Vector256.Load(y3 + o + 32), m32), k);
-                q = ((ql0.AsUInt16() >> 4).AsByte() & m4) | (qh & m30);
-                k = ScalePair(scv, 4 * h + 2);
-                s0 += Avx2.MultiplyAddAdjacent(Offset32(q, Vector256.Load(y0 + o + 64), m32), k);
-                s1 += Avx2.MultiplyAddAdjacent(Offset32(q, Vector256.Load(y1 + o + 64), m32), k);
-                s2 += Avx2.MultiplyAddAdjacent(Offset32(q, Vector256.Load(y2 + o + 64), m32), k);
-                s3 += Avx2.MultiplyAddAdjacent(Offset32(q, Vector256.Load(y3 + o + 64), m32), k);
-                q = ((ql1.AsUInt16() >> 4).AsByte() & m4) | ((qh.AsUInt16() >> 2).AsByte() & m30);
-                k = ScalePair(scv, 4 * h + 3);
-                s0 += Avx2.MultiplyAddAdjacent(Offset32(q, Vector256.Load(y0 + o + 96), m32), k);
-                s1 += Avx2.MultiplyAddAdjacent(Offset32(q, Vector256.Load(y1 + o + 96), m32), k);
-                s2 += Avx2.MultiplyAddAdjacent(Offset32(q, Vector256.Load(y2 + o + 96), m32), k);
-                s3 += Avx2.MultiplyAddAdjacent(Offset32(q, Vector256.Load(y3 + o + 96), m32), k);
+                var o = 128 * h;
+                Q6KQuarterx4(Q6Quarter(ql0, ql1, qh, 0, m4, m30), ScalePair(scv, 4 * h), y0 + o, stride, m32, ref s0, ref s1, ref s2, ref s3);
+                Q6KQuarterx4(Q6Quarter(ql0, ql1, qh, 1, m4, m30), ScalePair(scv, 4 * h + 1), y0 + o + 32, stride, m32, ref s0, ref s1, ref s2, ref s3);
+                Q6KQuarterx4(Q6Quarter(ql0, ql1, qh, 2, m4, m30), ScalePair(scv, 4 * h + 2), y0 + o + 64, stride, m32, ref s0, ref s1, ref s2, ref s3);
+                Q6KQuarterx4(Q6Quarter(ql0, ql1, qh, 3, m4, m30), ScalePair(scv, 4 * h + 3), y0 + o + 96, stride, m32, ref s0, ref s1, ref s2, ref s3);
             }
             var d = Half16.Load(w + 208);
             sum0 += Vector256.Sum(s0) * (d * *(float*)a);
@@ -228,6 +207,17 @@ internal static unsafe class DotAvx2
         result[1] = sum1;
         result[2] = sum2;
         result[3] = sum3;
+    }
+
+    // One quarter of a Q6_K row against the same 32 positions of four activation rows `stride` bytes apart.
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void Q6KQuarterx4(Vector256<byte> q, Vector256<short> scale, sbyte* y, nint stride, Vector256<byte> m32,
+        ref Vector256<int> s0, ref Vector256<int> s1, ref Vector256<int> s2, ref Vector256<int> s3)
+    {
+        s0 += Avx2.MultiplyAddAdjacent(Offset32(q, Vector256.Load(y), m32), scale);
+        s1 += Avx2.MultiplyAddAdjacent(Offset32(q, Vector256.Load(y + stride), m32), scale);
+        s2 += Avx2.MultiplyAddAdjacent(Offset32(q, Vector256.Load(y + 2 * stride), m32), scale);
+        s3 += Avx2.MultiplyAddAdjacent(Offset32(q, Vector256.Load(y + 3 * stride), m32), scale);
     }
 
     public static float Q4_0(byte* w, byte* a, int n)
@@ -515,23 +505,32 @@ internal static unsafe class DotAvx2
         var vl0 = Vector256.Load(v + 64 * h);
         var vl1 = Vector256.Load(v + 64 * h + 32);
         var vh = Vector256.Load(v + 128 + 32 * h);
-        var y0 = Vector256.Load(ys);
-        var o0 = Avx2.MultiplyAddAdjacent(m32, y0);
-        s0 += Avx2.MultiplyAddAdjacent(Avx2.MultiplyAddAdjacent((wl0 & m4) | ((wh.AsUInt16() << 4).AsByte() & m30), y0) - o0, ScalePair(scv0, 4 * h));
-        s1 += Avx2.MultiplyAddAdjacent(Avx2.MultiplyAddAdjacent((vl0 & m4) | ((vh.AsUInt16() << 4).AsByte() & m30), y0) - o0, ScalePair(scv1, 4 * h));
-        var y1 = Vector256.Load(ys + 32);
-        var o1 = Avx2.MultiplyAddAdjacent(m32, y1);
-        s0 += Avx2.MultiplyAddAdjacent(Avx2.MultiplyAddAdjacent((wl1 & m4) | ((wh.AsUInt16() << 2).AsByte() & m30), y1) - o1, ScalePair(scv0, 4 * h + 1));
-        s1 += Avx2.MultiplyAddAdjacent(Avx2.MultiplyAddAdjacent((vl1 & m4) | ((vh.AsUInt16() << 2).AsByte() & m30), y1) - o1, ScalePair(scv1, 4 * h + 1));
-        var y2 = Vector256.Load(ys + 64);
-        var o2 = Avx2.MultiplyAddAdjacent(m32, y2);
-        s0 += Avx2.MultiplyAddAdjacent(Avx2.MultiplyAddAdjacent(((wl0.AsUInt16() >> 4).AsByte() & m4) | (wh & m30), y2) - o2, ScalePair(scv0, 4 * h + 2));
-        s1 += Avx2.MultiplyAddAdjacent(Avx2.MultiplyAddAdjacent(((vl0.AsUInt16() >> 4).AsByte() & m4) | (vh & m30), y2) - o2, ScalePair(scv1, 4 * h + 2));
-        var y3 = Vector256.Load(ys + 96);
-        var o3 = Avx2.MultiplyAddAdjacent(m32, y3);
-        s0 += Avx2.MultiplyAddAdjacent(Avx2.MultiplyAddAdjacent(((wl1.AsUInt16() >> 4).AsByte() & m4) | ((wh.AsUInt16() >> 2).AsByte() & m30), y3) - o3, ScalePair(scv0, 4 * h + 3));
-        s1 += Avx2.MultiplyAddAdjacent(Avx2.MultiplyAddAdjacent(((vl1.AsUInt16() >> 4).AsByte() & m4) | ((vh.AsUInt16() >> 2).AsByte() & m30), y3) - o3, ScalePair(scv1, 4 * h + 3));
+        Q6KQuarterr2(Q6Quarter(wl0, wl1, wh, 0, m4, m30), Q6Quarter(vl0, vl1, vh, 0, m4, m30), Vector256.Load(ys), ScalePair(scv0, 4 * h), ScalePair(scv1, 4 * h), m32, ref s0, ref s1);
+        Q6KQuarterr2(Q6Quarter(wl0, wl1, wh, 1, m4, m30), Q6Quarter(vl0, vl1, vh, 1, m4, m30), Vector256.Load(ys + 32), ScalePair(scv0, 4 * h + 1), ScalePair(scv1, 4 * h + 1), m32, ref s0, ref s1);
+        Q6KQuarterr2(Q6Quarter(wl0, wl1, wh, 2, m4, m30), Q6Quarter(vl0, vl1, vh, 2, m4, m30), Vector256.Load(ys + 64), ScalePair(scv0, 4 * h + 2), ScalePair(scv1, 4 * h + 2), m32, ref s0, ref s1);
+        Q6KQuarterr2(Q6Quarter(wl0, wl1, wh, 3, m4, m30), Q6Quarter(vl0, vl1, vh, 3, m4, m30), Vector256.Load(ys + 96), ScalePair(scv0, 4 * h + 3), ScalePair(scv1, 4 * h + 3), m32, ref s0, ref s1);
     }
+
+    // One quarter of two rows against the same 32 activations: the -32 offset product is computed once for both.
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void Q6KQuarterr2(Vector256<byte> q0, Vector256<byte> q1, Vector256<sbyte> y, Vector256<short> k0, Vector256<short> k1, Vector256<byte> m32,
+        ref Vector256<int> s0, ref Vector256<int> s1)
+    {
+        var offset = Avx2.MultiplyAddAdjacent(m32, y);
+        s0 += Avx2.MultiplyAddAdjacent(Avx2.MultiplyAddAdjacent(q0, y) - offset, k0);
+        s1 += Avx2.MultiplyAddAdjacent(Avx2.MultiplyAddAdjacent(q1, y) - offset, k1);
+    }
+
+    /// <summary>The 6-bit values of quarter <paramref name="k"/> (32 of them) of a Q6_K half-block: low nibbles from
+    /// <paramref name="ql0"/>/<paramref name="ql1"/>, two high bits from <paramref name="qh"/>.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector256<byte> Q6Quarter(Vector256<byte> ql0, Vector256<byte> ql1, Vector256<byte> qh, int k, Vector256<byte> m4, Vector256<byte> m30) => k switch
+    {
+        0 => (ql0 & m4) | ((qh.AsUInt16() << 4).AsByte() & m30),
+        1 => (ql1 & m4) | ((qh.AsUInt16() << 2).AsByte() & m30),
+        2 => ((ql0.AsUInt16() >> 4).AsByte() & m4) | (qh & m30),
+        _ => ((ql1.AsUInt16() >> 4).AsByte() & m4) | ((qh.AsUInt16() >> 2).AsByte() & m30),
+    };
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static void Q6KHalf(byte* w, sbyte* y, Vector128<sbyte> scv, Vector256<byte> m4, Vector256<byte> m30, Vector256<byte> m32, int h,
@@ -540,10 +539,10 @@ internal static unsafe class DotAvx2
         var ql0 = Vector256.Load(w + 64 * h);
         var ql1 = Vector256.Load(w + 64 * h + 32);
         var qh = Vector256.Load(w + 128 + 32 * h);
-        var q0 = (ql0 & m4) | ((qh.AsUInt16() << 4).AsByte() & m30);
-        var q1 = (ql1 & m4) | ((qh.AsUInt16() << 2).AsByte() & m30);
-        var q2 = ((ql0.AsUInt16() >> 4).AsByte() & m4) | (qh & m30);
-        var q3 = ((ql1.AsUInt16() >> 4).AsByte() & m4) | ((qh.AsUInt16() >> 2).AsByte() & m30);
+        var q0 = Q6Quarter(ql0, ql1, qh, 0, m4, m30);
+        var q1 = Q6Quarter(ql0, ql1, qh, 1, m4, m30);
+        var q2 = Q6Quarter(ql0, ql1, qh, 2, m4, m30);
+        var q3 = Q6Quarter(ql0, ql1, qh, 3, m4, m30);
         var ys = y + 128 * h;
         sumA += Avx2.MultiplyAddAdjacent(Offset32(q0, Vector256.Load(ys), m32), ScalePair(scv, 4 * h));
         sumB += Avx2.MultiplyAddAdjacent(Offset32(q1, Vector256.Load(ys + 32), m32), ScalePair(scv, 4 * h + 1));

@@ -74,8 +74,14 @@ internal sealed unsafe class WeightKernel
     {
         var simd = DotAvx2.IsSupported;
         var rows = new List<WeightKernel>();
-        void Add(GgmlType t, ActivationType act, delegate*<byte*, byte*, int, float> reference, delegate*<byte*, byte*, int, float> fast) =>
-            rows.Add(new WeightKernel(t, act, reference, simd && fast != null ? fast : reference, simd && fast != null));
+        // The four-token (prompt) and two-row (generation) kernels come with the SIMD path or not at all.
+        void Add(GgmlType t, ActivationType act, delegate*<byte*, byte*, int, float> reference, delegate*<byte*, byte*, int, float> fast,
+            delegate*<byte*, byte*, nint, int, float*, void> multi4 = null, delegate*<byte*, nint, byte*, int, float*, void> rows2 = null) =>
+            rows.Add(new WeightKernel(t, act, reference, simd && fast != null ? fast : reference, simd && fast != null)
+            {
+                Multi4 = simd ? multi4 : null,
+                Rows2 = simd ? rows2 : null,
+            });
 
         Add(GgmlType.F32, ActivationType.F32, &DotReference.F32, &DotAvx2.F32);
         Add(GgmlType.F16, ActivationType.F16, &DotReference.F16, null);
@@ -84,35 +90,15 @@ internal sealed unsafe class WeightKernel
         Add(GgmlType.Q4_1, ActivationType.Q8_1, &DotReference.Q4_1, &DotAvx2.Q4_1);
         Add(GgmlType.Q5_0, ActivationType.Q8_0, &DotReference.Q5_0, &DotAvx2.Q5_0);
         Add(GgmlType.Q5_1, ActivationType.Q8_1, &DotReference.Q5_1, &DotAvx2.Q5_1);
-        Add(GgmlType.Q8_0, ActivationType.Q8_0, &DotReference.Q8_0, &DotAvx2.Q8_0);
+        Add(GgmlType.Q8_0, ActivationType.Q8_0, &DotReference.Q8_0, &DotAvx2.Q8_0, &DotAvx2.Q8_0x4);
         Add(GgmlType.IQ4_NL, ActivationType.Q8_0, &DotReference.IQ4_NL, &DotAvx2.IQ4_NL);
         Add(GgmlType.Q2_K, ActivationType.Q8_K, &DotReference.Q2_K, &DotAvx2.Q2_K);
         Add(GgmlType.Q3_K, ActivationType.Q8_K, &DotReference.Q3_K, &DotAvx2.Q3_K);
-        Add(GgmlType.Q4_K, ActivationType.Q8_K, &DotReference.Q4_K, &DotAvx2.Q4_K);
+        Add(GgmlType.Q4_K, ActivationType.Q8_K, &DotReference.Q4_K, &DotAvx2.Q4_K, &DotAvx2.Q4_Kx4, &DotAvx2.Q4_Kr2);
         Add(GgmlType.Q5_K, ActivationType.Q8_K, &DotReference.Q5_K, &DotAvx2.Q5_K);
-        Add(GgmlType.Q6_K, ActivationType.Q8_K, &DotReference.Q6_K, &DotAvx2.Q6_K);
+        Add(GgmlType.Q6_K, ActivationType.Q8_K, &DotReference.Q6_K, &DotAvx2.Q6_K, &DotAvx2.Q6_Kx4, &DotAvx2.Q6_Kr2);
         Add(GgmlType.IQ4_XS, ActivationType.Q8_K, &DotReference.IQ4_XS, &DotAvx2.IQ4_XS);
         var byType = rows.ToDictionary(r => r.Type);
-        if (simd)
-        {
-            void Multi(GgmlType t, delegate*<byte*, byte*, nint, int, float*, void> k)
-            {
-                var row = byType[t];
-                byType[t] = new WeightKernel(t, row.Activation, row.Reference, row.Fast, row.HasFastPath) { Multi4 = k, Rows2 = row.Rows2 };
-            }
-
-            Multi(GgmlType.Q8_0, &DotAvx2.Q8_0x4);
-            Multi(GgmlType.Q4_K, &DotAvx2.Q4_Kx4);
-            Multi(GgmlType.Q6_K, &DotAvx2.Q6_Kx4);
-            void Two(GgmlType t, delegate*<byte*, nint, byte*, int, float*, void> k)
-            {
-                var row = byType[t];
-                byType[t] = new WeightKernel(t, row.Activation, row.Reference, row.Fast, row.HasFastPath) { Multi4 = row.Multi4, Rows2 = k };
-            }
-
-            Two(GgmlType.Q4_K, &DotAvx2.Q4_Kr2);
-            Two(GgmlType.Q6_K, &DotAvx2.Q6_Kr2);
-        }
         return byType;
     }
 }

@@ -162,17 +162,9 @@ internal sealed unsafe class InferenceSession : IDisposable
     public ReadOnlySpan<float> Evaluate(scoped ReadOnlySpan<int> tokens, bool allPositions = false)
     {
         ObjectDisposedException.ThrowIf(_disposed, this);
-        if (tokens.IsEmpty)
-            throw new ArgumentException("At least one token is needed.", nameof(tokens));
-        if (Position + tokens.Length > ContextLength)
-            throw new InvalidOperationException($"The context holds {ContextLength} tokens; {Position} are used and {tokens.Length} more were given.");
+        CheckTokens(tokens);
         if (allPositions && tokens.Length > _logitRows)
             throw new ArgumentException($"Logits for {tokens.Length} positions were asked for but the session keeps {_logitRows} rows (SessionOptions.LogitRows).", nameof(tokens));
-        foreach (var t in tokens)
-        {
-            if ((uint)t >= (uint)_c.VocabSize)
-                throw new ArgumentOutOfRangeException(nameof(tokens), t, $"Token id {t} is outside the vocabulary (0..{_c.VocabSize - 1}).");
-        }
         for (var start = 0; start < tokens.Length; start += BatchSize)
         {
             var chunk = tokens.Slice(start, Math.Min(BatchSize, tokens.Length - start));
@@ -192,17 +184,9 @@ internal sealed unsafe class InferenceSession : IDisposable
     public void Embed(scoped ReadOnlySpan<int> tokens, PoolingType pooling, Span<float> destination)
     {
         ObjectDisposedException.ThrowIf(_disposed, this);
-        if (tokens.IsEmpty)
-            throw new ArgumentException("At least one token is needed.", nameof(tokens));
         if (destination.Length != _c.EmbeddingLength)
             throw new ArgumentException($"The destination holds {destination.Length} values; the embedding has {_c.EmbeddingLength}.", nameof(destination));
-        if (Position + tokens.Length > ContextLength)
-            throw new InvalidOperationException($"The context holds {ContextLength} tokens; {Position} are used and {tokens.Length} more were given.");
-        foreach (var t in tokens)
-        {
-            if ((uint)t >= (uint)_c.VocabSize)
-                throw new ArgumentOutOfRangeException(nameof(tokens), t, $"Token id {t} is outside the vocabulary (0..{_c.VocabSize - 1}).");
-        }
+        CheckTokens(tokens);
         destination.Clear();
         var e = _c.EmbeddingLength;
         for (var start = 0; start < tokens.Length; start += BatchSize)
@@ -229,6 +213,20 @@ internal sealed unsafe class InferenceSession : IDisposable
             var inv = 1f / tokens.Length;
             for (var i = 0; i < e; i++)
                 destination[i] *= inv;
+        }
+    }
+
+    // What Evaluate and Embed require of their tokens: some, room in the context, ids in the vocabulary.
+    private void CheckTokens(ReadOnlySpan<int> tokens)
+    {
+        if (tokens.IsEmpty)
+            throw new ArgumentException("At least one token is needed.", nameof(tokens));
+        if (Position + tokens.Length > ContextLength)
+            throw new InvalidOperationException($"The context holds {ContextLength} tokens; {Position} are used and {tokens.Length} more were given.");
+        foreach (var t in tokens)
+        {
+            if ((uint)t >= (uint)_c.VocabSize)
+                throw new ArgumentOutOfRangeException(nameof(tokens), t, $"Token id {t} is outside the vocabulary (0..{_c.VocabSize - 1}).");
         }
     }
 

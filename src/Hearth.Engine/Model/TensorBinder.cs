@@ -10,7 +10,8 @@ internal sealed unsafe class TensorBinder(GgufFile file, string source, IReadOnl
     /// <summary>The file (the first part of a split model).</summary>
     public GgufFile File => file;
 
-    private bool TryFind(string name, [System.Diagnostics.CodeAnalysis.NotNullWhen(true)] out GgufTensorInfo? tensor, out GgufFile owner)
+    /// <summary>Finds a tensor and the part that holds it.</summary>
+    public bool TryFind(string name, [System.Diagnostics.CodeAnalysis.NotNullWhen(true)] out GgufTensorInfo? tensor, out GgufFile owner)
     {
         owner = file;
         if (file.TryGetTensor(name, out tensor))

@@ -10,13 +10,12 @@ namespace Hearth.Engine.Model;
 internal sealed class TransformerModel : IDisposable
 {
     private readonly bool _ownsFile;
-    private readonly GgufFile[] _otherParts;
+    private GgufFile[] _otherParts = []; // set once by Load, after binding succeeded
 
-    private TransformerModel(GgufFile file, bool ownsFile, GgufFile[] otherParts, ModelArchitecture arch, ModelConfig config, ModelWeights weights)
+    private TransformerModel(GgufFile file, bool ownsFile, ModelArchitecture arch, ModelConfig config, ModelWeights weights)
     {
         File = file;
         _ownsFile = ownsFile;
-        _otherParts = otherParts;
         Architecture = arch;
         Config = config;
         Weights = weights;
@@ -62,27 +61,20 @@ internal sealed class TransformerModel : IDisposable
         ArgumentNullException.ThrowIfNull(file);
         var source = file.Path ?? "model";
         // A split model's other parts are opened here and owned by the model (disposed with it, or now on failure).
-        var otherParts = SplitParts.OpenRest(file);
-        try
-        {
-            return Bind(file, ownsFile, otherParts, ModelArchitecture.For(file.Metadata.Architecture, source), source);
-        }
-        catch
-        {
-            foreach (var p in otherParts)
-                p.Dispose();
-            throw;
-        }
+        using var otherParts = SplitParts.OpenRest(file);
+        var model = Bind(file, ownsFile, otherParts.Files, ModelArchitecture.For(file.Metadata.Architecture, source), source);
+        model._otherParts = otherParts.Release();
+        return model;
     }
 
-    private static TransformerModel Bind(GgufFile file, bool ownsFile, GgufFile[] otherParts, ModelArchitecture arch, string source)
+    private static TransformerModel Bind(GgufFile file, bool ownsFile, IReadOnlyList<GgufFile> otherParts, ModelArchitecture arch, string source)
     {
-        var embd = otherParts.Prepend(file).Select(p => p.TryGetTensor("token_embd.weight", out var t) ? t : null).FirstOrDefault(t => t is not null)
-            ?? throw new ModelLoadException($"{source}: tensor 'token_embd.weight' is missing.");
+        var b = new TensorBinder(file, source, otherParts);
+        if (!b.TryFind("token_embd.weight", out var embd, out _))
+            throw new ModelLoadException($"{source}: tensor 'token_embd.weight' is missing.");
         if (embd.Dimensions.Count != 2)
             throw new ModelLoadException($"{source}: tensor 'token_embd.weight' has shape {embd.ShapeText}; expected [n_embd, n_vocab].");
         var config = arch.ReadConfig(file.Metadata, source, checked((int)embd.Dimensions[1]));
-        var b = new TensorBinder(file, source, otherParts);
         var layers = new LayerWeights[config.LayerCount];
         for (var i = 0; i < layers.Length; i++)
             layers[i] = arch.BindLayer(b, config, i);
@@ -97,7 +89,7 @@ internal sealed class TransformerModel : IDisposable
                 Output = b.OptionalMatrix("output.weight", config.EmbeddingLength, config.VocabSize) ?? tokenEmbedding,
                 RopeFrequencyFactors = b.OptionalVector("rope_freqs.weight", config.RopeDimensionCount / 2),
             };
-            return new TransformerModel(file, ownsFile, otherParts, arch, config, weights);
+            return new TransformerModel(file, ownsFile, arch, config, weights);
         }
     }
 

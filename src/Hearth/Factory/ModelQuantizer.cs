@@ -77,7 +77,7 @@ internal static class ModelQuantizer
         var clock = Stopwatch.StartNew();
         using var source = GgufFile.Open(inputPath);
         // A split input (gguf-split parts next to the first) is read whole and written as one file, as llama-quantize does.
-        GgufFile[] rest;
+        OtherParts rest;
         try
         {
             rest = SplitParts.OpenRest(source);
@@ -86,9 +86,9 @@ internal static class ModelQuantizer
         {
             throw new InvalidDataException(ex.Message, ex);
         }
-        using var parts = new PartsOwner(rest);
+        using var parts = rest;
         var owner = new Dictionary<string, GgufFile>(StringComparer.Ordinal);
-        foreach (var part in rest.Prepend(source))
+        foreach (var part in rest.Files.Prepend(source))
         {
             foreach (var t in part.Tensors)
             {
@@ -96,7 +96,7 @@ internal static class ModelQuantizer
                     throw new InvalidDataException($"{part.Path}: tensor '{t.Name}' is also in {owner[t.Name].Path}.");
             }
         }
-        var all = rest.Prepend(source).SelectMany(p => p.Tensors).ToList();
+        var all = rest.Files.Prepend(source).SelectMany(p => p.Tensors).ToList();
         var plans = Plan(source.Metadata, all, fileType, options);
         var ordered = QuantizeMix.OrderTensors(all);
         var threads = options.Threads > 0 ? options.Threads : Environment.ProcessorCount;
@@ -238,15 +238,5 @@ internal static class ModelQuantizer
     {
         if (file.Metadata.GetInteger(SplitParts.CountKey) is > 1 and var count)
             throw new InvalidDataException($"{file.Path}: part of a {count}-part split model; {tool} needs the model as one file: join it first with 'hearth factory quantize {file.Path} JOINED.gguf --type F16' (or the type it has), which reads every part.");
-    }
-
-    /// <summary>Disposes a split model's other parts.</summary>
-    private sealed class PartsOwner(GgufFile[] parts) : IDisposable
-    {
-        public void Dispose()
-        {
-            foreach (var p in parts)
-                p.Dispose();
-        }
     }
 }

@@ -144,6 +144,10 @@ public sealed class DomainRouter
     /// <summary>Whether <see cref="RouteAsync"/> blends embedding similarity (built by <see cref="CreateAsync"/> with examples).</summary>
     public bool UsesEmbeddings => _embedder is not null && _exampleEmbeddings.Length > 0;
 
+    /// <summary>Routes as the runtime does, waiting for the embedding call when there is one (command-line tools and
+    /// the evaluation; a lexical router answers without a task).</summary>
+    internal RouteDecision RouteBlocking(string query) => UsesEmbeddings ? RouteAsync(query).GetAwaiter().GetResult() : Route(query);
+
     /// <summary>Routes a query with the lexical content model only (no embedding call even when one was configured).</summary>
     /// <param name="query">The user's query.</param>
     /// <param name="context">Earlier turns of the conversation, used only when the query alone is below the threshold.</param>

@@ -91,11 +91,6 @@ public static class RouterEvaluation
         return result;
     }
 
-    // An embedding router is evaluated as the runtime uses it (RouteAsync: the query is embedded, so its latency is in
-    // the figures); a lexical one through the synchronous path.
-    private static RouteDecision Route(DomainRouter router, string text) =>
-        router.UsesEmbeddings ? router.RouteAsync(text).GetAwaiter().GetResult() : router.Route(text);
-
     /// <summary>Decisions timed per query: the latency percentiles are over this many passes over the data.</summary>
     internal const int TimedPasses = 3;
 
@@ -126,7 +121,7 @@ public static class RouterEvaluation
         for (var pass = 0; pass < 20 && (pass < 2 || warm.ElapsedMilliseconds < 500); pass++)
         {
             foreach (var q in data)
-                _ = Route(router, q.Text);
+                _ = router.RouteBlocking(q.Text); // an embedding router embeds each query, so its latency is in the figures
         }
 
         var predicted = new string[data.Count];
@@ -140,7 +135,7 @@ public static class RouterEvaluation
             for (var i = 0; i < data.Count; i++)
             {
                 var t0 = Stopwatch.GetTimestamp();
-                var d = Route(router, data[i].Text);
+                var d = router.RouteBlocking(data[i].Text);
                 ticks[pass * data.Count + i] = Stopwatch.GetTimestamp() - t0;
                 if (pass == 0)
                 {

@@ -75,16 +75,8 @@ internal sealed class EmbeddedModelLoader(ModelStore? store, int threads = 0, IR
         {
             using var file = GgufFile.Open(path);
             // A split model's other parts count towards its memory too (their tensors; the metadata is in the first).
-            var rest = SplitParts.OpenRest(file);
-            try
-            {
-                return new ModelPlan(name, path, Estimate(file) + rest.Sum(p => p.Tensors.Sum(t => t.ByteSize)), digest);
-            }
-            finally
-            {
-                foreach (var p in rest)
-                    p.Dispose();
-            }
+            using var rest = SplitParts.OpenRest(file);
+            return new ModelPlan(name, path, Estimate(file) + rest.TensorBytes, digest);
         }
         catch (GgufFormatException ex)
         {
@@ -146,8 +138,6 @@ internal sealed class EmbeddedModelLoader(ModelStore? store, int threads = 0, IR
 /// </summary>
 internal sealed class EmbeddingModelClient(EngineEmbeddingGenerator generator) : IChatClient
 {
-    public EngineEmbeddingGenerator Generator => generator;
-
     public Task<ChatResponse> GetResponseAsync(IEnumerable<ChatMessage> messages, ChatOptions? options = null, CancellationToken cancellationToken = default)
         => throw new ModelUnavailableException($"'{generator.Metadata.DefaultModelId}' is loaded as an embedding model (embedding:NAME); it does not chat");
 

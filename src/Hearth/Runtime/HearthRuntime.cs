@@ -195,8 +195,8 @@ public static class HearthServiceCollectionExtensions
         services.AddSingleton<IChatClient>(sp => new NonDisposingChatClient(sp.GetRequiredService<HearthRuntime>().ChatClient));
         if (config.Models.Embedding is not null)
         {
-            services.AddSingleton<IEmbeddingGenerator<string, Embedding<float>>>(sp =>
-                new NonDisposingEmbeddingGenerator(sp.GetRequiredService<HearthRuntime>().EmbeddingGenerator!));
+            // The runtime's generator is a view (its Dispose does nothing): the model host, i.e. the runtime, owns the model.
+            services.AddSingleton(sp => sp.GetRequiredService<HearthRuntime>().EmbeddingGenerator!);
         }
         return services;
     }
@@ -204,19 +204,6 @@ public static class HearthServiceCollectionExtensions
     /// <summary>Loads <c>hearth.yaml</c> (a path, or <c>$HEARTH_HOME/hearth.yaml</c> when null) and registers Hearth.</summary>
     public static IServiceCollection AddHearth(this IServiceCollection services, string? configPath = null)
         => services.AddHearth(HearthConfigLoader.Load(configPath));
-
-    /// <summary>The runtime owns the embedding model; the container disposes the runtime, not this view of it.</summary>
-    private sealed class NonDisposingEmbeddingGenerator(IEmbeddingGenerator<string, Embedding<float>> inner) : IEmbeddingGenerator<string, Embedding<float>>
-    {
-        public Task<GeneratedEmbeddings<Embedding<float>>> GenerateAsync(IEnumerable<string> values, EmbeddingGenerationOptions? options = null, CancellationToken cancellationToken = default)
-            => inner.GenerateAsync(values, options, cancellationToken);
-
-        public object? GetService(Type serviceType, object? serviceKey = null) => inner.GetService(serviceType, serviceKey);
-
-        public void Dispose()
-        {
-        }
-    }
 
     /// <summary>The runtime owns the pipeline; the container disposes the runtime, not this view of it.</summary>
     private sealed class NonDisposingChatClient(IChatClient inner) : IChatClient

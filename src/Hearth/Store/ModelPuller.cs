@@ -4,6 +4,7 @@ using System.Text;
 using System.Text.Json;
 using System.Text.RegularExpressions;
 using Hearth.Configuration;
+using Hearth.Engine.Model;
 using Hearth.Privacy;
 
 namespace Hearth.Store;
@@ -263,14 +264,12 @@ internal sealed partial class ModelPuller(ModelStore store, HearthConfig config,
             first = matching[0].OrderBy(f => f.Name, StringComparer.Ordinal).First();
         }
 
-        var m = SplitPattern().Match(first.Name);
-        if (!m.Success)
+        if (!SplitParts.TryParseName(first.Name, out var split))
             return [first];
-        var count = int.Parse(m.Groups[3].Value, System.Globalization.CultureInfo.InvariantCulture);
         var parts = new List<HubFile>();
-        for (var i = 1; i <= count; i++)
+        for (var i = 1; i <= split.Count; i++)
         {
-            var name = $"{m.Groups[1].Value}-{i:D5}-of-{m.Groups[3].Value}.gguf";
+            var name = split.WithNumber(i);
             parts.Add(ggufs.FirstOrDefault(f => f.Name == name)
                 ?? throw new ModelStoreException($"Hugging Face repository {repo} lacks split part {name} of {first.Name}"));
         }
@@ -278,11 +277,7 @@ internal sealed partial class ModelPuller(ModelStore store, HearthConfig config,
         return parts;
     }
 
-    private static string SplitKey(string name)
-    {
-        var m = SplitPattern().Match(name);
-        return m.Success ? m.Groups[1].Value + ".gguf" : name;
-    }
+    private static string SplitKey(string name) => SplitParts.TryParseName(name, out var split) ? split.Prefix + ".gguf" : name;
 
     private static string Names(IEnumerable<HubFile> files)
     {
@@ -290,8 +285,6 @@ internal sealed partial class ModelPuller(ModelStore store, HearthConfig config,
         return names.Count == 0 ? "none" : string.Join(", ", names.Take(20)) + (names.Count > 20 ? ", ..." : "");
     }
 
-    [GeneratedRegex(@"^(.*)-(\d{5})-of-(\d{5})\.gguf$", RegexOptions.IgnoreCase)]
-    private static partial Regex SplitPattern();
 
     // ---- Ollama registry ----
 

@@ -1,8 +1,8 @@
 using System.Buffers;
-using System.Globalization;
 using System.Security.Cryptography;
 using System.Text.Json;
 using Hearth.Configuration;
+using Hearth.Engine.Model;
 using Hearth.Gguf;
 
 namespace Hearth.Store;
@@ -202,8 +202,8 @@ internal sealed class ModelStore
     private string SplitView(List<ManifestLayer> layers, List<string> targets)
     {
         var count = layers.Count;
-        var prefix = SplitPrefix(layers[0].FileName) ?? "model";
-        var names = Enumerable.Range(1, count).Select(i => string.Create(CultureInfo.InvariantCulture, $"{prefix}-{i:D5}-of-{count:D5}.gguf")).ToList();
+        var prefix = layers[0].FileName is { } source && SplitParts.TryParseName(Path.GetFileName(source), out var split) ? split.Prefix : "model";
+        var names = Enumerable.Range(1, count).Select(i => SplitParts.FileName(prefix, i, count)).ToList();
         var key = SplitKey(layers);
         try
         {
@@ -287,16 +287,6 @@ internal sealed class ModelStore
         if (info.LinkTarget is { } t)
             return string.Equals(Path.GetFullPath(t, Path.GetDirectoryName(link)!), Path.GetFullPath(target), OperatingSystem.IsWindows() ? StringComparison.OrdinalIgnoreCase : StringComparison.Ordinal);
         return FileLinks.SameFile(link, target);
-    }
-
-    /// <summary>PREFIX of a source name <c>PREFIX-00001-of-0000N.gguf</c>, or null.</summary>
-    private static string? SplitPrefix(string? fileName)
-    {
-        if (fileName is null)
-            return null;
-        var name = Path.GetFileName(fileName);
-        var i = name.LastIndexOf("-of-", StringComparison.OrdinalIgnoreCase);
-        return i > 6 && name[i - 6] == '-' && name.EndsWith(".gguf", StringComparison.OrdinalIgnoreCase) ? name[..(i - 6)] : null;
     }
 
     /// <summary>Records that a model was used now (best effort: a read-only store is not an error).</summary>

@@ -60,20 +60,12 @@ internal sealed record InspectSplit(int Part, int Count, int OtherTensors, long 
         if (count <= 1)
             return null;
         var number = file.Metadata.GetInteger(SplitParts.NumberKey) ?? 0;
-        if (count > 9999 || number < 0 || number >= count)
+        if (count > SplitParts.MaxParts || number < 0 || number >= count)
             throw new ModelLoadException($"{file.Path}: {SplitParts.NumberKey} = {number} and {SplitParts.CountKey} = {count} do not describe a part of a split model.");
         if (number != 0)
             return new InspectSplit((int)number + 1, (int)count, 0, 0, []);
-        var rest = SplitParts.OpenRest(file); // errors name a missing or foreign part
-        try
-        {
-            return new InspectSplit(1, (int)count, rest.Sum(p => p.Tensors.Count), rest.Sum(p => p.Tensors.Sum(t => t.ByteSize)), [.. rest.Select(p => p.Path!)]);
-        }
-        finally
-        {
-            foreach (var p in rest)
-                p.Dispose();
-        }
+        using var rest = SplitParts.OpenRest(file); // errors name a missing or foreign part
+        return new InspectSplit(1, (int)count, rest.TensorCount, rest.TensorBytes, [.. rest.Files.Select(p => p.Path!)]);
     }
 }
 

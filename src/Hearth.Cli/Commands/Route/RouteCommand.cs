@@ -74,13 +74,13 @@ internal static class RouteCommand
                 {
                     if (string.IsNullOrWhiteSpace(line))
                         continue;
-                    context.Raw.WriteLine(JsonSerializer.Serialize(Decide(router, line), RouteJsonContext.Default.RouteDecision));
+                    context.Raw.WriteLine(JsonSerializer.Serialize(router.RouteBlocking(line), RouteJsonContext.Default.RouteDecision));
                 }
 
                 return 0;
             }
 
-            var decision = Decide(router, text!);
+            var decision = router.RouteBlocking(text!);
             if (parse.GetValue(json))
                 context.Raw.WriteLine(JsonSerializer.Serialize(decision, RouteJsonContext.Default.RouteDecision));
             else if (parse.GetValue(explain))
@@ -112,9 +112,6 @@ internal static class RouteCommand
             throw new CliException($"router.embedding_weight: the embedding model '{model}' cannot be used: {ex.Message}");
         }
     }
-
-    private static RouteDecision Decide(DomainRouter router, string query) =>
-        router.UsesEmbeddings ? router.RouteAsync(query).GetAwaiter().GetResult() : router.Route(query);
 
     private static void RenderEvaluation(IAnsiConsole console, RouterEvaluationReport r)
     {
