@@ -76,13 +76,13 @@ internal static unsafe class KernelBench
     {
         var two = stackalloc float[2];
         float sink = 0;
+        // Row r with row r + rows/2, as the engine pairs them: two streams in different pages (two adjacent rows read
+        // in lockstep look like one page read back and forth, which defeats the stream prefetcher).
+        var half = rows / 2;
         var sw = Stopwatch.StartNew();
         long done = 0;
         while (sw.Elapsed.TotalSeconds < seconds)
         {
-            // Row r with row r + rows/2: two streams in different pages (two adjacent rows read in lockstep look like
-            // one page read back and forth, which defeats the stream prefetcher).
-            var half = rows / 2;
             for (var r = 0; r < half; r++)
             {
                 dot(w + (long)r * rowBytes, (nint)half * rowBytes, act, cols, two);

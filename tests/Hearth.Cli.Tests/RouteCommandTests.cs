@@ -31,13 +31,7 @@ public sealed class RouteCommandTests
         var dir = Directory.CreateTempSubdirectory("hearth-route-embed-").FullName;
         try
         {
-            var model = Path.Combine(dir, "embed.gguf");
-            using (var source = Hearth.Gguf.GgufFile.Open(Fixtures.Stories260K))
-            {
-                var w = Hearth.Gguf.GgufWriter.FromFile(source);
-                w.SetMetadata("llama.pooling_type", Hearth.Gguf.GgufValue.FromUInt32(1));
-                w.WriteTo(model);
-            }
+            var model = TestModels.StoriesEmbedding(Path.Combine(dir, "embed.gguf"));
             const string domains = "domains:\n  stories: { examples: [ \"once upon a time there was a girl\" ] }\n  cooking: { examples: [ \"how long to roast a chicken\" ] }\n";
             var lexical = await CliRunner.RunAsync("route", "--config", ConfigFile($"models: {{ default: m, embedding: '{model}' }}\n" + domains), "--json", "the girl");
             var blended = await CliRunner.RunAsync("route", "--config", ConfigFile($"models: {{ default: m, embedding: '{model}' }}\nrouter: {{ embedding_weight: 0.5 }}\n" + domains), "--json", "the girl");

@@ -51,13 +51,7 @@ public sealed class ClientTests
         var dir = Directory.CreateTempSubdirectory("hearth-srv-embed-").FullName;
         try
         {
-            var model = Path.Combine(dir, "stories-embed.gguf");
-            using (var source = Hearth.Gguf.GgufFile.Open(Hearth.Tests.Shared.Fixtures.Stories260K))
-            {
-                var w = Hearth.Gguf.GgufWriter.FromFile(source);
-                w.SetMetadata("llama.pooling_type", Hearth.Gguf.GgufValue.FromUInt32(1));
-                w.WriteTo(model);
-            }
+            var model = Hearth.Tests.Shared.TestModels.StoriesEmbedding(Path.Combine(dir, "stories-embed.gguf"));
             await using var s = await TestServer.StartAsync(yaml: $"models: {{ default: stories:260k, embedding: '{model}' }}\n");
             string[] texts = ["a cat sat on the mat", "Once upon a time"];
             var direct = await s.Runtime.EmbeddingGenerator!.GenerateAsync(texts);

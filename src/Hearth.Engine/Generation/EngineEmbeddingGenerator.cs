@@ -143,24 +143,33 @@ public sealed class EngineEmbeddingGenerator : IEmbeddingGenerator<string, Embed
 
     private GeneratedEmbeddings<Embedding<float>> Generate(List<string> values, CancellationToken cancellationToken)
     {
-        var result = new List<Embedding<float>>(values.Count);
-        long tokensTotal = 0;
+        // Every input is tokenized and checked first, then one session (sized for the longest) serves them all:
+        // its buffers, RoPE tables and worker threads are made once per call, not once per text.
+        var inputs = new int[values.Count][];
         for (var index = 0; index < values.Count; index++)
         {
-            cancellationToken.ThrowIfCancellationRequested();
             var tokens = _tokenizer.Encode(values[index] ?? "", addSpecial: true, parseSpecial: false);
             if (tokens.Length == 0)
                 throw new ArgumentException($"input {index} has no tokens (an empty text, and '{Metadata.DefaultModelId}' adds no BOS/EOS): it has no embedding", nameof(values));
             if (tokens.Length > _model.Config.ContextLength)
                 throw new ArgumentException($"input {index} is {tokens.Length} tokens; the context of '{Metadata.DefaultModelId}' holds {_model.Config.ContextLength}", nameof(values));
+            inputs[index] = tokens;
+        }
+        var result = new List<Embedding<float>>(values.Count);
+        if (inputs.Length == 0)
+            return new GeneratedEmbeddings<Embedding<float>>(result) { Usage = new UsageDetails { InputTokenCount = 0, TotalTokenCount = 0 } };
+        using var session = new InferenceSession(_model, new SessionOptions { ContextLength = inputs.Max(t => t.Length), Threads = _threads });
+        foreach (var tokens in inputs)
+        {
+            cancellationToken.ThrowIfCancellationRequested();
             var vector = new float[Dimensions];
-            using (var session = new InferenceSession(_model, new SessionOptions { ContextLength = tokens.Length, Threads = _threads }))
-                session.Embed(tokens, Pooling, vector);
+            session.Rewind(0);
+            session.Embed(tokens, Pooling, vector);
             if (_normalize)
                 Normalize(vector);
-            tokensTotal += tokens.Length;
             result.Add(new Embedding<float>(vector) { ModelId = Metadata.DefaultModelId, CreatedAt = DateTimeOffset.UtcNow });
         }
+        long tokensTotal = inputs.Sum(t => (long)t.Length);
         return new GeneratedEmbeddings<Embedding<float>>(result)
         {
             Usage = new UsageDetails { InputTokenCount = tokensTotal, TotalTokenCount = tokensTotal },

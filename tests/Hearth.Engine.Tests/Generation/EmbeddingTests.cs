@@ -18,16 +18,8 @@ public sealed class EmbeddingTests : IDisposable
     public void Dispose() => Directory.Delete(_dir, recursive: true);
 
     /// <summary>stories260K with <c>llama.pooling_type</c> (and optionally other keys) set.</summary>
-    private string WithKeys(params (string Key, GgufValue Value)[] keys)
-    {
-        var path = Path.Combine(_dir, $"stories-{Guid.NewGuid():N}.gguf");
-        using var source = GgufFile.Open(Fixtures.Stories260K);
-        var w = GgufWriter.FromFile(source);
-        foreach (var (k, v) in keys)
-            w.SetMetadata(k, v);
-        w.WriteTo(path);
-        return path;
-    }
+    private string WithKeys(params (string Key, GgufValue Value)[] keys) =>
+        TestModels.StoriesWith(Path.Combine(_dir, $"stories-{Guid.NewGuid():N}.gguf"), keys);
 
     private static float[] Embed(EngineEmbeddingGenerator g, string text) =>
         g.GenerateAsync([text]).GetAwaiter().GetResult()[0].Vector.ToArray();

@@ -152,13 +152,8 @@ public sealed unsafe class DotKernelTests
                 var rowBytes = ActivationQuantizer.RowBytes(kernel.Activation, n);
                 var stride = rowBytes + 64 * (seed % 3); // rows need not be packed
                 var acts = new byte[stride * 4];
-                var x = new float[n];
                 for (var t = 0; t < 4; t++)
-                {
-                    for (var i = 0; i < n; i++)
-                        x[i] = (float)(rng.NextDouble() * 2 - 1) * (rng.Next(10) == 0 ? 8 : 1);
-                    Quantize(kernel.Activation, x).CopyTo(acts, t * stride);
-                }
+                    Quantize(kernel.Activation, RandomActivations(rng, n)).CopyTo(acts, t * stride);
                 var four = new float[4];
                 fixed (byte* wp = w)
                 fixed (byte* ap = acts)
@@ -167,12 +162,7 @@ public sealed unsafe class DotKernelTests
                     kernel.Multi4(wp, ap, stride, n, r);
                     for (var t = 0; t < 4; t++)
                     {
-                        var single = kernel.Fast(wp, ap + t * stride, n);
-                        var reference = kernel.Reference(wp, ap + t * stride, n);
-                        Assert.True(BitConverter.SingleToInt32Bits(single) == BitConverter.SingleToInt32Bits(four[t]),
-                            $"{type} n={n} seed={seed} token {t}: four-token {four[t]:R} vs single {single:R}");
-                        Assert.True(Math.Abs(reference - four[t]) <= 1e-4f * Math.Max(1, Math.Abs(reference)),
-                            $"{type} n={n} seed={seed} token {t}: four-token {four[t]:R} vs reference {reference:R}");
+                        AssertSingleAndReference(kernel, wp, ap + t * stride, n, four[t], $"{type} n={n} seed={seed} token {t}: four-token");
                     }
                 }
             }
@@ -200,10 +190,7 @@ public sealed unsafe class DotKernelTests
                 var w = new byte[apart + rowBytes];
                 RandomWeights(type, n, rng).CopyTo(w, 0);
                 RandomWeights(type, n, rng).CopyTo(w, apart);
-                var x = new float[n];
-                for (var i = 0; i < n; i++)
-                    x[i] = (float)(rng.NextDouble() * 2 - 1) * (rng.Next(10) == 0 ? 8 : 1);
-                var a = Quantize(kernel.Activation, x);
+                var a = Quantize(kernel.Activation, RandomActivations(rng, n));
                 var two = new float[2];
                 fixed (byte* wp = w)
                 fixed (byte* ap = a)
@@ -212,12 +199,7 @@ public sealed unsafe class DotKernelTests
                     kernel.Rows2(wp, apart, ap, n, r);
                     for (var k = 0; k < 2; k++)
                     {
-                        var single = kernel.Fast(wp + k * apart, ap, n);
-                        var reference = kernel.Reference(wp + k * apart, ap, n);
-                        Assert.True(BitConverter.SingleToInt32Bits(single) == BitConverter.SingleToInt32Bits(two[k]),
-                            $"{type} n={n} seed={seed} row {k}: two-row {two[k]:R} vs single {single:R}");
-                        Assert.True(Math.Abs(reference - two[k]) <= 1e-4f * Math.Max(1, Math.Abs(reference)),
-                            $"{type} n={n} seed={seed} row {k}: two-row {two[k]:R} vs reference {reference:R}");
+                        AssertSingleAndReference(kernel, wp + k * apart, ap, n, two[k], $"{type} n={n} seed={seed} row {k}: two-row");
                     }
                 }
             }
@@ -267,6 +249,25 @@ public sealed unsafe class DotKernelTests
                 }
             }
         }
+    }
+
+    /// <summary>A multi-row or multi-token kernel's result for one (row, token): bit-identical to the single-token fast
+    /// kernel, and within float rounding of the scalar reference.</summary>
+    private static void AssertSingleAndReference(WeightKernel kernel, byte* w, byte* a, int n, float actual, string label)
+    {
+        var single = kernel.Fast(w, a, n);
+        var reference = kernel.Reference(w, a, n);
+        Assert.True(BitConverter.SingleToInt32Bits(single) == BitConverter.SingleToInt32Bits(actual), $"{label} {actual:R} vs single {single:R}");
+        Assert.True(Math.Abs(reference - actual) <= 1e-4f * Math.Max(1, Math.Abs(reference)), $"{label} {actual:R} vs reference {reference:R}");
+    }
+
+    /// <summary>Activations in [-1, 1], one in ten scaled by 8 (outliers, as real activations have).</summary>
+    internal static float[] RandomActivations(Random rng, int n)
+    {
+        var x = new float[n];
+        for (var i = 0; i < n; i++)
+            x[i] = (float)(rng.NextDouble() * 2 - 1) * (rng.Next(10) == 0 ? 8 : 1);
+        return x;
     }
 
     /// <summary>Random bytes for the quants, with every fp16 scale field replaced by a finite value.</summary>

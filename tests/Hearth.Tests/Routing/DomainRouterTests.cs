@@ -237,15 +237,17 @@ public sealed class DomainRouterTests
         Assert.True(d.UsedContext);
     }
 
+    private const string FruitAndCars = """
+        models: { default: m }
+        domains:
+          fruit: { examples: [ "apple pie recipe", "which apple variety is sweetest" ] }
+          cars: { examples: [ "engine oil change interval", "how often to rotate tyres" ] }
+        """;
+
     [Fact]
     public async Task EmbeddingsBlendIntoTheContentScore()
     {
-        var config = Config("""
-            models: { default: m }
-            domains:
-              fruit: { examples: [ "apple pie recipe", "which apple variety is sweetest" ] }
-              cars: { examples: [ "engine oil change interval", "how often to rotate tyres" ] }
-            """);
+        var config = Config(FruitAndCars);
         using var embedder = new KeywordEmbedder();
         var router = await DomainRouter.CreateAsync(config, embedder);
         Assert.Equal(4, embedder.Inputs); // every example embedded once, at build time
@@ -260,12 +262,7 @@ public sealed class DomainRouterTests
     [Fact]
     public async Task AFailingEmbeddingFallsBackToLexicalRoutingWithTheReason()
     {
-        var config = Config("""
-            models: { default: m }
-            domains:
-              fruit: { examples: [ "apple pie recipe", "which apple variety is sweetest" ] }
-              cars: { examples: [ "engine oil change interval", "how often to rotate tyres" ] }
-            """);
+        var config = Config(FruitAndCars);
         using var embedder = new KeywordEmbedder { FailAfter = 4 }; // the examples embed; every query fails
         var router = await DomainRouter.CreateAsync(config, embedder);
         var d = await router.RouteAsync("apple pie for dessert");

@@ -141,13 +141,7 @@ public sealed class RuntimePipelineTests : RuntimeTestBase
     public async Task AddHearth_registers_the_embedding_model_when_configured_and_audits_each_call()
     {
         // stories260K declared an embedding model (mean pooling) stands in for e.g. Qwen3-Embedding.
-        var model = Path.Combine(Home, "stories-embed.gguf");
-        using (var source = Hearth.Gguf.GgufFile.Open(Fixtures.Stories260K))
-        {
-            var w = Hearth.Gguf.GgufWriter.FromFile(source);
-            w.SetMetadata("llama.pooling_type", Hearth.Gguf.GgufValue.FromUInt32(1));
-            w.WriteTo(model);
-        }
+        var model = TestModels.StoriesEmbedding(Path.Combine(Home, "stories-embed.gguf"));
         var yaml = $"models: {{ default: '{Fixtures.Stories260K}', embedding: '{model}' }}\nhealthcare: {{ compliance_mode: none }}\n";
         await using (var provider = new ServiceCollection().AddHearth(Config(yaml)).BuildServiceProvider())
         {
@@ -186,13 +180,7 @@ public sealed class RuntimePipelineTests : RuntimeTestBase
     [Fact]
     public async Task With_router_embedding_weight_the_runtime_routes_with_the_embedding_model()
     {
-        var model = Path.Combine(Home, "stories-embed-route.gguf");
-        using (var source = Hearth.Gguf.GgufFile.Open(Fixtures.Stories260K))
-        {
-            var w = Hearth.Gguf.GgufWriter.FromFile(source);
-            w.SetMetadata("llama.pooling_type", Hearth.Gguf.GgufValue.FromUInt32(1));
-            w.WriteTo(model);
-        }
+        var model = TestModels.StoriesEmbedding(Path.Combine(Home, "stories-embed-route.gguf"));
         var yaml = $$"""
             models: { default: '{{Fixtures.Stories260K}}', embedding: '{{model}}' }
             healthcare: { compliance_mode: none }
