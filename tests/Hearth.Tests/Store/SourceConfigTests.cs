@@ -9,10 +9,14 @@ public sealed class SourceConfigTests
     public void DefaultsAreThePublicHubAndRegistry()
     {
         // Parsing only: the defaults are compared as values; nothing here opens a connection.
+        var publicHub = new Uri("https://huggingface.co/" // not contacted: compared as a value
+        );
+        var publicRegistry = new Uri("https://registry.ollama.ai/" // not contacted: compared as a value
+        );
         var (c, errors) = HearthConfigLoader.CheckText("models:\n  auto_download: false\n");
         Assert.Empty(errors);
-        Assert.Equal(new Uri("https://huggingface.co/"), c.Models.HuggingFaceUrl);
-        Assert.Equal(new Uri("https://registry.ollama.ai/"), c.Models.OllamaRegistryUrl);
+        Assert.Equal(publicHub, c.Models.HuggingFaceUrl);
+        Assert.Equal(publicRegistry, c.Models.OllamaRegistryUrl);
     }
 
     [Fact]
