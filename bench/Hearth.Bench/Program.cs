@@ -17,6 +17,9 @@ if (args.Length > 0 && args[0] == "bandwidth")
     }
     return 0;
 }
+// Tokenizer encode speed on 1 MiB of mixed text, best of N: ... -- tokenize [vocabs=spm-llama2,bpe-llama3,bpe-qwen2,wpm-bert] [reps=3]
+if (args.Length > 0 && args[0] == "tokenize")
+    return Hearth.Bench.TokenizerBenchmarks.RunQuick(args);
 if (args.Length > 0 && args[0] == "engine")
     return EngineBench.Run(args);
 // Model store pull + verify throughput from a loopback server: ... -- store [MiB] [reps]

@@ -7,7 +7,7 @@ namespace Hearth.Engine.Tokenization;
 /// llama.cpp's byte-level BPE encoder. Each pre-token is turned into GPT-2 byte-level characters, then
 /// the adjacent pair with the lowest merge rank (ties: leftmost) is merged until no ranked pair is
 /// left. Pre-tokens are short, so the per-word priority queue stays small; total work is
-/// O(n log w) for n input bytes and words of length w.
+/// O(n log w) for n input bytes and words of length w. Words go through the vocabulary's <see cref="WordCache"/>.
 /// </summary>
 internal sealed class BpeEncoder
 {
@@ -41,7 +41,15 @@ internal sealed class BpeEncoder
     {
         _words.Clear();
         _vocabulary.Pre!.Split(text, start, length, _words);
-        foreach (var (wStart, wLength) in _words) EncodeWord(text.AsSpan(wStart, wLength), output);
+        var cache = _vocabulary.Words;
+        foreach (var (wStart, wLength) in _words)
+        {
+            var word = text.AsSpan(wStart, wLength);
+            if (cache.TryAppend(word, output)) continue;
+            var before = output.Count;
+            EncodeWord(word, output);
+            cache.Add(word, CollectionsMarshal.AsSpan(output)[before..]);
+        }
     }
 
     private void EncodeWord(ReadOnlySpan<char> word, List<int> output)
@@ -62,7 +70,7 @@ internal sealed class BpeEncoder
         _symbols.Clear();
         for (var i = 0; i < byteCount; i++)
         {
-            _symbols.Add(new Symbol { Start = i, Length = 1, Id = _merges.Find(chars.Slice(i, 1)), Prev = i - 1, Next = i + 1 == byteCount ? -1 : i + 1 });
+            _symbols.Add(new Symbol { Start = i, Length = 1, Id = _merges.ByteSymbols[_bytes[i]], Prev = i - 1, Next = i + 1 == byteCount ? -1 : i + 1 });
         }
         var symbols = CollectionsMarshal.AsSpan(_symbols);
 

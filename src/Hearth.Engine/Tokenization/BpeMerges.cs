@@ -23,7 +23,7 @@ internal sealed class BpeMerges
         if (merges.ElementType != GgufValueType.String)
             throw new InvalidDataException($"'tokenizer.ggml.merges' must be an array of strings, not {merges.ElementType}.");
 
-        _pairs = new Dictionary<long, (int, int)>(merges.Count);
+        _pairs = new Dictionary<long, (int, int)>(merges.Count, PairKeyComparer.Instance);
         for (var rank = 0; rank < merges.Count; rank++)
         {
             var line = merges.GetString(rank);
@@ -33,7 +33,12 @@ internal sealed class BpeMerges
             var key = Key(Intern(left), Intern(right));
             _pairs.TryAdd(key, (rank, Intern(left + right)));
         }
+        ByteSymbols = new int[256];
+        for (var b = 0; b < 256; b++) ByteSymbols[b] = Find([ByteLevel.ByteToChar((byte)b)]);
     }
+
+    /// <summary>The symbol id of each byte's byte-level character (<see cref="Find"/> of it, looked up once).</summary>
+    public int[] ByteSymbols { get; }
 
     /// <summary>Id of a symbol text: its token id, an id above the vocabulary for a merge-only string, or -1.</summary>
     public int Find(ReadOnlySpan<char> text)
@@ -56,6 +61,19 @@ internal sealed class BpeMerges
     }
 
     private static long Key(int left, int right) => ((long)left << 32) | (uint)right;
+
+    /// <summary>
+    /// long's own hash XORs the halves, so every pair with the same left ^ right (and both orders of a pair) share a
+    /// bucket; merge ids are small and cluster, which made lookups walk long chains. Fibonacci hashing spreads them.
+    /// </summary>
+    private sealed class PairKeyComparer : IEqualityComparer<long>
+    {
+        public static readonly PairKeyComparer Instance = new();
+
+        public bool Equals(long x, long y) => x == y;
+
+        public int GetHashCode(long key) => (int)(((ulong)key * 0x9E3779B97F4A7C15UL) >> 32);
+    }
 
     private int Intern(string text)
     {

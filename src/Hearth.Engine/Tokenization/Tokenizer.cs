@@ -82,6 +82,7 @@ public sealed class Tokenizer
             if (addSpecial && v.AddBos) output.Add(v.Bos);
             var prevSpecial = true; // the first text fragment gets the leading space
             var sb = new StringBuilder();
+            var encoder = new SpmEncoder(v);
             foreach (var f in fragments)
             {
                 if (f.Token >= 0)
@@ -94,7 +95,7 @@ public sealed class Tokenizer
                 if (v.AddSpacePrefix && prevSpecial) sb.Append(' ');
                 sb.Append(text, f.Start, f.Length);
                 sb.Replace(' ', '\u2581');
-                SpmEncoder.Encode(v, sb.ToString(), output);
+                encoder.Encode(sb.ToString(), output);
                 prevSpecial = false;
             }
             if (addSpecial && v.AddEos) output.Add(v.Eos);

@@ -142,6 +142,16 @@ internal sealed class Vocabulary
 
         Pieces = new byte[n][];
         for (var i = 0; i < n; i++) Pieces[i] = BuildPiece(i);
+
+        if (Kind == VocabularyKind.Spm) SpmWordsIndependent = !Texts.Any(HasInnerSpace);
+    }
+
+    /// <summary>Whether a token has U+2581 right after another character than U+2581 (it would span two SPM words).</summary>
+    private static bool HasInnerSpace(string text)
+    {
+        for (var i = text.IndexOf('\u2581', 1); i > 0; i = text.IndexOf('\u2581', i + 1))
+            if (text[i - 1] != '\u2581') return true;
+        return false;
     }
 
     /// <summary>Value of <c>tokenizer.ggml.model</c>.</summary>
@@ -219,6 +229,16 @@ internal sealed class Vocabulary
 
     /// <summary>Whether a pre-token found whole in the vocabulary skips the merges (llama3 family).</summary>
     public bool IgnoreMerges { get; internal set; }
+
+    /// <summary>
+    /// SPM: no token spans a character followed by U+2581, so no merge ever crosses the start of a word's leading space
+    /// run and each such word can be merged on its own (and cached) with the same result as merging the whole text.
+    /// False when some token would cross it; tests also turn it off to compare both ways.
+    /// </summary>
+    public bool SpmWordsIndependent { get; internal set; }
+
+    /// <summary>Recently encoded words (BPE pre-tokens, independent SPM words) and their ids.</summary>
+    public WordCache Words { get; } = new();
 
     /// <summary>WPM: lower-case and strip accents.</summary>
     public bool LowerCase { get; }

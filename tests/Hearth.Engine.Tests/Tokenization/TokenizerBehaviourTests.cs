@@ -205,6 +205,119 @@ public sealed class TokenizerBehaviourTests
         Assert.Equal(word, Spm.Decode(Spm.Encode(word, addSpecial: false)));
     }
 
+    /// <summary>Every SPM and BPE fixture vocabulary llama.cpp's vectors cover.</summary>
+    public static TheoryData<string> MergingVocabs() => new()
+    {
+        "vocab/ggml-vocab-llama-spm.gguf",
+        "vocab/ggml-vocab-phi-3.gguf",
+        "vocab/ggml-vocab-gpt-2.gguf",
+        "vocab/ggml-vocab-mpt.gguf",
+        "vocab/ggml-vocab-starcoder.gguf",
+        "vocab/ggml-vocab-falcon.gguf",
+        "vocab/ggml-vocab-deepseek-llm.gguf",
+        "vocab/ggml-vocab-deepseek-coder.gguf",
+        "qwen2/qwen2-F32_embQ4_0.gguf",
+        "llama-bpe/llama-bpe-F32_embQ4_0_outQ4_0.gguf",
+    };
+
+    [Theory]
+    [MemberData(nameof(MergingVocabs))]
+    public void WordCacheAndSpmWordSplitGiveTheIdsOfOneMergeLoopOverTheWholeText(string gguf)
+    {
+        // The reference: no word cache, and SPM text merged as one symbol chain (llama.cpp's way).
+        var reference = Fresh(gguf);
+        reference.Vocabulary.Words.Enabled = false;
+        reference.Vocabulary.SpmWordsIndependent = false;
+        var fast = Fresh(gguf);
+        if (fast.Vocabulary.Kind == VocabularyKind.Spm) Assert.True(fast.Vocabulary.SpmWordsIndependent, gguf);
+
+        var texts = TokenizerFixtureTests.ReadInputs(Path.GetFileName(gguf).StartsWith("ggml-vocab", StringComparison.Ordinal)
+            ? Path.GetFileName(gguf) : gguf.StartsWith("qwen2", StringComparison.Ordinal) ? "ggml-vocab-qwen2.gguf" : "ggml-vocab-llama-bpe.gguf");
+        texts.Add(LargeText(20 * 1024));
+        texts.Add("  two  spaces   three    four\t\ttabs\n\n\nnewlines ▁ literal ▁▁ marks 🦙🦙 ");
+        foreach (var text in texts)
+        {
+            var expected = reference.Encode(text, addSpecial: true);
+            Assert.Equal(expected, fast.Encode(text, addSpecial: true)); // cold: fills the cache
+            Assert.Equal(expected, fast.Encode(text, addSpecial: true)); // warm: served from it
+        }
+        Assert.Equal(0, reference.Vocabulary.Words.Count);
+        Assert.InRange(fast.Vocabulary.Words.Count, 1, WordCache.Capacity);
+    }
+
+    [Theory]
+    [InlineData("vocab/ggml-vocab-llama-spm.gguf")]
+    [InlineData("qwen2/qwen2-F32_embQ4_0.gguf")]
+    public async Task ConcurrentEncodesThroughOneCacheThatStartsOverGiveTheReferenceIds(string gguf)
+    {
+        // Four texts of 12,000 distinct words each: together more than the cache holds, so it starts over while
+        // other threads read and fill it.
+        static string Letters(int i) => i == 0 ? "" : Letters(i / 26) + (char)('a' + i % 26);
+        var texts = Enumerable.Range(0, 4)
+            .Select(t => string.Join(' ', Enumerable.Range(0, 12_000).Select(i => "qz" + Letters(t * 12_000 + i + 1))))
+            .ToArray();
+        var reference = Fresh(gguf);
+        reference.Vocabulary.Words.Enabled = false;
+        reference.Vocabulary.SpmWordsIndependent = false;
+        var expected = texts.Select(t => reference.Encode(t)).ToArray();
+
+        var shared = Fresh(gguf);
+        var results = await Task.WhenAll(Enumerable.Range(0, 8).Select(k => Task.Run(() => shared.Encode(texts[k % 4]))));
+        for (var k = 0; k < 8; k++) Assert.Equal(expected[k % 4], results[k]);
+        Assert.InRange(shared.Vocabulary.Words.Count, 1, WordCache.Capacity);
+    }
+
+    [Fact]
+    public void WordCacheStartsOverWhenFullAndSkipsLongWords()
+    {
+        var cache = new WordCache();
+        for (var i = 0; i < WordCache.Capacity; i++) cache.Add("w" + i.ToString(System.Globalization.CultureInfo.InvariantCulture), [i]);
+        Assert.Equal(WordCache.Capacity, cache.Count);
+        cache.Add("one more", [7, 8]);
+        Assert.Equal(1, cache.Count);
+        var ids = new List<int>();
+        Assert.True(cache.TryAppend("one more", ids));
+        Assert.Equal([7, 8], ids);
+        Assert.False(cache.TryAppend("w5", ids));
+        cache.Add(new string('x', WordCache.MaxWordLength + 1), [1]);
+        Assert.False(cache.TryAppend(new string('x', WordCache.MaxWordLength + 1), ids));
+        Assert.Equal([7, 8], ids);
+    }
+
+    [Fact]
+    public void SpmVocabularyWithATokenAcrossAWordStartIsMergedWhole()
+    {
+        // "a▁" and "a▁b" span the start of the word "▁b": words are not independent, and the merge across them happens.
+        var path = Path.GetTempFileName();
+        try
+        {
+            string[] tokens = ["<unk>", "<s>", "</s>", "\u2581", "a", "b", "\u2581a", "\u2581b", "a\u2581", "a\u2581b"];
+            float[] scores = [0, 0, 0, -1, -1, -1, 1, 1, 5, 6];
+            var w = new GgufWriter();
+            w.SetMetadata("tokenizer.ggml.model", GgufValue.FromString("llama"));
+            w.SetMetadata("tokenizer.ggml.tokens", GgufValue.FromArray(GgufArray.Create(tokens)));
+            w.SetMetadata("tokenizer.ggml.scores", GgufValue.FromArray(GgufArray.Create<float>(GgufValueType.Float32, scores)));
+            w.WriteTo(path);
+            using var file = GgufFile.Open(path);
+            var tokenizer = Tokenizer.FromGguf(file);
+            Assert.False(tokenizer.Vocabulary.SpmWordsIndependent);
+            Assert.Equal([3, 9], tokenizer.Encode("a b", addSpecial: false));
+            // Split per word anyway, the ids would differ: the flag is what keeps the result right.
+            tokenizer.Vocabulary.SpmWordsIndependent = true;
+            Assert.Equal([6, 7], tokenizer.Encode("a b", addSpecial: false));
+        }
+        finally
+        {
+            File.Delete(path);
+        }
+    }
+
+    private static Tokenizer Fresh(string gguf)
+    {
+        using var file = GgufFile.Open(Fixtures.File(gguf.Split('/')));
+        return Tokenizer.FromGguf(file);
+    }
+
     internal static string LargeText(int length)
     {
         var sb = new StringBuilder(length + 200);
