@@ -201,6 +201,7 @@ public static class HearthConfigLoader
             LifetimeHours = r.Number("lifetime_hours", d.LifetimeHours, 1, 1e7),
             PowerWatts = r.Number("power_watts", d.PowerWatts, 0, 1e6),
             KwhPrice = r.Number("kwh_price", d.KwhPrice, 0, 1000),
+            CloudEmbeddingPrice = r.Number("cloud_embedding_price", d.CloudEmbeddingPrice, 0, 1e6),
         };
         r.Finish();
         return o;

@@ -281,6 +281,12 @@ public sealed record CostOptions
 
     /// <summary>Electricity price (USD per kWh); default 0.20.</summary>
     public double KwhPrice { get; init; } = 0.20;
+
+    /// <summary>
+    /// What a cloud embedding API charges, USD per 1M input tokens, for the embedding calls in the usage ledger;
+    /// default 0.02 (OpenAI text-embedding-3-small's list price).
+    /// </summary>
+    public double CloudEmbeddingPrice { get; init; } = 0.02;
 }
 
 /// <summary>A cloud price: USD per 1M input tokens and per 1M output tokens.</summary>

@@ -57,7 +57,7 @@ public sealed class HearthRuntime : IDisposable
             _providers = new ProviderRegistry(config, Guard, embedded, options.Environment);
             _dispatcher = new ProviderDispatcher(config, _providers);
             if (config.Models.Embedding is { } embeddingModel)
-                _embeddings = new RuntimeEmbeddingGenerator(Host, embeddingModel, ModelDigest, Audit);
+                _embeddings = new RuntimeEmbeddingGenerator(Host, embeddingModel, ModelDigest, Audit, Usage);
             // router.embedding_weight > 0: the domains' examples are embedded now, each query when it is routed (not
             // audited on its own: routing is part of a request that is audited as a whole).
             Router = config.Models.Embedding is { } routingModel && config.Router.EmbeddingWeight > 0
@@ -83,7 +83,7 @@ public sealed class HearthRuntime : IDisposable
     {
         try
         {
-            return DomainRouter.CreateAsync(config, new RuntimeEmbeddingGenerator(Host, model, ModelDigest, audit: null), _stats, config.Router.EmbeddingWeight)
+            return DomainRouter.CreateAsync(config, new RuntimeEmbeddingGenerator(Host, model, ModelDigest, audit: null, usage: null), _stats, config.Router.EmbeddingWeight)
                 .GetAwaiter().GetResult();
         }
         catch (Exception ex) when (ex is ModelUnavailableException or ArgumentException or InvalidOperationException)

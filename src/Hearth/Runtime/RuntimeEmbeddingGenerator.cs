@@ -9,9 +9,10 @@ namespace Hearth.Runtime;
 /// the model from the model host (loaded on first use like a chat model, counted against <c>models.memory_budget</c>,
 /// unloaded after <c>keep_alive</c>, listed by <c>ps</c> as <c>embedding:NAME</c>, never unmapped mid-call) and, when
 /// an audit trail is given, is written to it (route <c>embedding</c>, provider <c>embedded</c>, the model's digest,
-/// input tokens, latency, outcome; no text). Nothing leaves the machine.
+/// input tokens, latency, outcome; no text) and, when a usage ledger is given, to that (kind <c>embedding</c>) for
+/// <c>hearth cost</c>. Nothing leaves the machine.
 /// </summary>
-internal sealed class RuntimeEmbeddingGenerator(ModelHost host, string model, Func<string, string?> digest, AuditLog? audit)
+internal sealed class RuntimeEmbeddingGenerator(ModelHost host, string model, Func<string, string?> digest, AuditLog? audit, UsageLedger? usage)
     : IEmbeddingGenerator<string, Embedding<float>>
 {
     public EmbeddingGeneratorMetadata Metadata { get; } = new("hearth", defaultModelId: model);
@@ -46,6 +47,8 @@ internal sealed class RuntimeEmbeddingGenerator(ModelHost host, string model, Fu
         }
         finally
         {
+            usage?.Append(new UsageRecord(DateTimeOffset.UtcNow, "embedded", model, null, tokens is { } n ? (int)Math.Min(n, int.MaxValue) : 0, 0,
+                clock.Elapsed.TotalSeconds, decision, UsageRecord.Embedding));
             audit?.AppendRequest(new AuditRequestRecord
             {
                 RequestId = id,

@@ -14,6 +14,7 @@ namespace Hearth.Runtime;
 /// <param name="OutputTokens">Completion tokens.</param>
 /// <param name="Seconds">Wall time of the request.</param>
 /// <param name="Outcome">completed, cancelled or failed: …</param>
+/// <param name="Kind">What was served: null for chat or completion, <c>embedding</c> for an embedding call.</param>
 public sealed record UsageRecord(
     [property: JsonPropertyName("time")] DateTimeOffset Time,
     [property: JsonPropertyName("provider")] string Provider,
@@ -22,7 +23,16 @@ public sealed record UsageRecord(
     [property: JsonPropertyName("input_tokens")] int InputTokens,
     [property: JsonPropertyName("output_tokens")] int OutputTokens,
     [property: JsonPropertyName("seconds")] double Seconds,
-    [property: JsonPropertyName("outcome")] string Outcome);
+    [property: JsonPropertyName("outcome")] string Outcome,
+    [property: JsonPropertyName("kind")] string? Kind = null)
+{
+    /// <summary>The <see cref="Kind"/> of embedding calls.</summary>
+    public const string Embedding = "embedding";
+
+    /// <summary>Whether this record is an embedding call (no generated tokens).</summary>
+    [JsonIgnore]
+    public bool IsEmbedding => Kind == Embedding;
+}
 
 /// <summary>
 /// Append-only JSON-lines file of <see cref="UsageRecord"/>s (<c>$HEARTH_HOME/usage/usage.jsonl</c>). Token counts

@@ -154,6 +154,11 @@ public sealed class RuntimePipelineTests : RuntimeTestBase
             Assert.Equal("embedding", (string?)entry["route"]);
             Assert.Equal("embedded", (string?)entry["provider"]);
             Assert.Equal(r.Usage!.InputTokenCount, (long?)entry["input_tokens"]);
+            // And one usage record for hearth cost: an embedding call, its tokens, nothing generated.
+            var usage = Assert.Single(UsageLedger.ForHome(Home).Read());
+            Assert.True(usage.IsEmbedding);
+            Assert.Equal((model, "embedded", "completed", 0), (usage.Model, usage.Provider, usage.Outcome, usage.OutputTokens));
+            Assert.Equal(r.Usage.InputTokenCount, usage.InputTokens);
 
             // The model host holds it like a chat model: listed (ps), charged to the budget, unloadable when idle.
             var host = provider.GetRequiredService<HearthRuntime>();
@@ -175,6 +180,8 @@ public sealed class RuntimePipelineTests : RuntimeTestBase
         var failed = AuditEntries("request").Last();
         Assert.Equal("failed: ModelUnavailableException", (string?)failed["decision"]);
         Assert.Equal(Fixtures.Stories260K, (string?)failed["model_digest"]);
+        var failedUsage = UsageLedger.ForHome(Home).Read()[^1];
+        Assert.Equal(("failed: ModelUnavailableException", UsageRecord.Embedding), (failedUsage.Outcome, failedUsage.Kind));
     }
 
     [Fact]

@@ -246,9 +246,10 @@ internal static class CostCommand
         var lifetime = new Option<double?>("--lifetime-hours") { Description = "Hours of use the hardware is written off over; overrides cost.lifetime_hours (default 8760)" };
         var watts = new Option<double?>("--power-watts") { Description = "Power draw while generating (W); overrides cost.power_watts (default 65)" };
         var kwh = new Option<double?>("--kwh-price") { Description = "Electricity price (USD per kWh); overrides cost.kwh_price (default 0.20)" };
+        var embeddingPrice = new Option<double?>("--embedding-price") { Description = "Cloud price of embeddings (USD per 1M input tokens); overrides cost.cloud_embedding_price (default 0.02)" };
         var command = new Command("cost", "Local versus cloud cost of the traffic Hearth served, with the break-even point")
         {
-            config, since, prices, hardware, lifetime, watts, kwh,
+            config, since, prices, hardware, lifetime, watts, kwh, embeddingPrice,
         };
         command.SetAction(parse =>
         {
@@ -261,7 +262,8 @@ internal static class CostCommand
             var records = UsageLedger.ForHome(cfg.HearthHome).Read(from);
             var report = CostReport.Compute(records, table, Positive(parse.GetValue(hardware), "--hardware-price") ?? cfg.Cost.HardwarePrice,
                 Positive(parse.GetValue(lifetime), "--lifetime-hours") ?? cfg.Cost.LifetimeHours, Positive(parse.GetValue(watts), "--power-watts") ?? cfg.Cost.PowerWatts,
-                Positive(parse.GetValue(kwh), "--kwh-price") ?? cfg.Cost.KwhPrice);
+                Positive(parse.GetValue(kwh), "--kwh-price") ?? cfg.Cost.KwhPrice,
+                Positive(parse.GetValue(embeddingPrice), "--embedding-price") ?? cfg.Cost.CloudEmbeddingPrice);
             Render(context, report, from);
             return 0;
         });
@@ -298,9 +300,11 @@ internal static class CostCommand
         var console = context.Console;
         var inv = CultureInfo.InvariantCulture;
         console.MarkupLine($"[bold]traffic[/] {(from is null ? "(all recorded)" : "since " + from.Value.ToString("yyyy-MM-dd HH:mm", inv))}: {r.Requests} requests, {r.InputTokens} input + {r.OutputTokens} output tokens, {r.Hours.ToString("0.000", inv)} h of generation");
-        var byModel = new Table().AddColumns("PROVIDER", "MODEL", "REQUESTS", "INPUT", "OUTPUT", "SECONDS");
+        if (r.EmbeddingRequests > 0)
+            console.MarkupLine(string.Create(inv, $"[bold]embeddings[/]: {r.EmbeddingRequests} of those requests, {r.EmbeddingTokens} input tokens, priced in the cloud tables at {r.EmbeddingPrice:0.####} USD per 1M tokens (cost.cloud_embedding_price)"));
+        var byModel = new Table().AddColumns("PROVIDER", "MODEL", "KIND", "REQUESTS", "INPUT", "OUTPUT", "SECONDS");
         foreach (var m in r.ByModel)
-            byModel.AddRow(Markup.Escape(m.Provider), Markup.Escape(m.Model), m.Requests.ToString(inv), m.InputTokens.ToString(inv), m.OutputTokens.ToString(inv), m.Seconds.ToString("0.0", inv));
+            byModel.AddRow(Markup.Escape(m.Provider), Markup.Escape(m.Model), m.Kind, m.Requests.ToString(inv), m.InputTokens.ToString(inv), m.OutputTokens.ToString(inv), m.Seconds.ToString("0.0", inv));
         console.Write(byModel);
         console.MarkupLine(string.Create(inv, $"[bold]local[/]: {r.LocalPerHour:0.0000} USD/h (hardware {r.HardwarePerHour:0.0000} + power {r.PowerPerHour:0.0000}) → {r.LocalCost:0.0000} USD for this traffic, {r.LocalPerMillionOutput:0.00} USD per 1M output tokens"));
         var cloud = new Table().AddColumns("CLOUD PRICE TABLE", "SAME TRAFFIC (USD)", "LOCAL SAVES (USD)", "BREAK-EVEN (h of use)");
@@ -312,36 +316,46 @@ internal static class CostCommand
 }
 
 /// <summary>Local versus cloud cost of recorded usage, as in a local-versus-cloud decision record.</summary>
+/// <remarks>
+/// Embedding calls (<see cref="UsageRecord.IsEmbedding"/>) use the machine like chat requests but are priced in the
+/// cloud by a separate embedding price per 1M input tokens, not by the chat tables; their tokens are kept out of
+/// <see cref="InputTokens"/> and the per-output-token figure.
+/// </remarks>
 internal sealed record CostReport(
     int Requests, long InputTokens, long OutputTokens, double Hours,
     double HardwarePerHour, double PowerPerHour, double LocalCost, double LocalPerMillionOutput,
-    IReadOnlyList<(string Provider, string Model, int Requests, long InputTokens, long OutputTokens, double Seconds)> ByModel,
-    IReadOnlyList<(string Name, double Cost, double? BreakEvenHours)> Cloud)
+    IReadOnlyList<(string Provider, string Model, string Kind, int Requests, long InputTokens, long OutputTokens, double Seconds)> ByModel,
+    IReadOnlyList<(string Name, double Cost, double? BreakEvenHours)> Cloud,
+    int EmbeddingRequests = 0, long EmbeddingTokens = 0, double EmbeddingPrice = 0)
 {
     public double LocalPerHour => HardwarePerHour + PowerPerHour;
 
-    public static CostReport Compute(IReadOnlyList<UsageRecord> records, IReadOnlyDictionary<string, (double Input, double Output)> prices, double hardwarePrice, double lifetimeHours, double watts, double kwhPrice)
+    public static CostReport Compute(IReadOnlyList<UsageRecord> records, IReadOnlyDictionary<string, (double Input, double Output)> prices, double hardwarePrice, double lifetimeHours, double watts, double kwhPrice, double embeddingPrice = 0)
     {
         if (lifetimeHours <= 0)
             throw new ArgumentOutOfRangeException(nameof(lifetimeHours), "must be positive");
         // Only local providers cost hardware time; cloud traffic is priced at its own table already.
         var local = records.Where(r => r.Provider is not ("openai" or "anthropic")).ToList();
-        long input = local.Sum(r => (long)r.InputTokens), output = local.Sum(r => (long)r.OutputTokens);
+        var chat = local.Where(r => !r.IsEmbedding).ToList();
+        var embeddings = local.Where(r => r.IsEmbedding).ToList();
+        long input = chat.Sum(r => (long)r.InputTokens), output = chat.Sum(r => (long)r.OutputTokens);
+        var embeddingTokens = embeddings.Sum(r => (long)r.InputTokens);
         var hours = local.Sum(r => r.Seconds) / 3600;
         var hardwarePerHour = hardwarePrice / lifetimeHours;
         var powerPerHour = watts / 1000 * kwhPrice;
         var localCost = hours * (hardwarePerHour + powerPerHour);
-        var byModel = records.GroupBy(r => (r.Provider, r.Model)).OrderBy(g => g.Key.Provider, StringComparer.Ordinal).ThenBy(g => g.Key.Model, StringComparer.Ordinal)
-            .Select(g => (g.Key.Provider, g.Key.Model, g.Count(), g.Sum(r => (long)r.InputTokens), g.Sum(r => (long)r.OutputTokens), g.Sum(r => r.Seconds))).ToList();
+        var byModel = records.GroupBy(r => (r.Provider, r.Model, Kind: r.IsEmbedding ? UsageRecord.Embedding : "chat"))
+            .OrderBy(g => g.Key.Provider, StringComparer.Ordinal).ThenBy(g => g.Key.Model, StringComparer.Ordinal).ThenBy(g => g.Key.Kind, StringComparer.Ordinal)
+            .Select(g => (g.Key.Provider, g.Key.Model, g.Key.Kind, g.Count(), g.Sum(r => (long)r.InputTokens), g.Sum(r => (long)r.OutputTokens), g.Sum(r => r.Seconds))).ToList();
         var cloud = prices.OrderBy(p => p.Key, StringComparer.Ordinal).Select(p =>
         {
-            var cost = input / 1e6 * p.Value.Input + output / 1e6 * p.Value.Output;
+            var cost = input / 1e6 * p.Value.Input + output / 1e6 * p.Value.Output + embeddingTokens / 1e6 * embeddingPrice;
             // Per hour of local generation, the cloud would have charged cost/hours; the hardware pays for itself when
             // the saving per hour (cloud minus power) has covered its price.
             double? breakEven = hours > 0 && cost / hours > powerPerHour ? hardwarePrice / (cost / hours - powerPerHour) : null;
             return (p.Key, cost, breakEven);
         }).ToList();
         return new CostReport(local.Count, input, output, hours, hardwarePerHour, powerPerHour, localCost,
-            output > 0 ? localCost / (output / 1e6) : 0, byModel, cloud);
+            output > 0 ? localCost / (output / 1e6) : 0, byModel, cloud, embeddings.Count, embeddingTokens, embeddingPrice);
     }
 }
