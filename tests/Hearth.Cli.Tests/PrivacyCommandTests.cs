@@ -77,10 +77,18 @@ public sealed class PrivacyCommandTests : IDisposable
         Assert.Contains("privacy.external_calls", r.Error, StringComparison.Ordinal);
     }
 
+    /// <summary>A clock that keeps one reading.</summary>
+    private sealed class FrozenClock(DateTimeOffset now) : TimeProvider
+    {
+        public override DateTimeOffset GetUtcNow() => now;
+    }
+
     private string WriteAudit(int entries)
     {
         var dir = Path.Combine(_home, "audit");
-        using var log = AuditLog.Open(dir, new AuditLogOptions { CheckpointInterval = 1000 });
+        // One clock reading for every entry: segments are per UTC day, and entries written across midnight would land in
+        // two files and break the tests that edit "the" segment by line number. Now, so "--since 1d" includes them.
+        using var log = AuditLog.Open(dir, new AuditLogOptions { CheckpointInterval = 1000, Time = new FrozenClock(DateTimeOffset.UtcNow) });
         for (var i = 0; i < entries; i++)
             log.Append("test", new JsonObject { ["n"] = i });
         return dir;

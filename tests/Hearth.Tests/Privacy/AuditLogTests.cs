@@ -18,11 +18,15 @@ public sealed class AuditLogTests : IDisposable
         public override DateTimeOffset GetUtcNow() => Now;
     }
 
+    /// <summary>The logs these tests write keep one clock reading: segments are per UTC day, and a run that crossed
+    /// midnight would otherwise write two and break <see cref="Segment"/> and the line numbers the tests edit.</summary>
+    private readonly ManualTime _clock = new(new DateTimeOffset(2026, 3, 1, 12, 0, 0, TimeSpan.Zero));
+
     private string Segment => Directory.EnumerateFiles(_dir, "audit-*.jsonl").Single();
 
     private void Write(int count, AuditLogOptions? options = null)
     {
-        using var log = AuditLog.Open(_dir, options);
+        using var log = AuditLog.Open(_dir, (options ?? new AuditLogOptions()) with { Time = _clock });
         for (var i = 0; i < count; i++)
             log.Append("test", new JsonObject { ["i"] = i, ["note"] = "entry " + i });
     }
@@ -142,7 +146,7 @@ public sealed class AuditLogTests : IDisposable
         Assert.Equal(partial.Length / 2, r.TornTail.Length);
         Assert.Equal(5, r.EntriesVerified);
 
-        using (var log = AuditLog.Open(_dir))
+        using (var log = AuditLog.Open(_dir, new AuditLogOptions { Time = _clock }))
             log.Append("test", new JsonObject { ["after"] = true });
         var after = AuditLog.Verify(_dir);
         Assert.True(after.IsValid, after.Problem?.ToString());
@@ -154,7 +158,7 @@ public sealed class AuditLogTests : IDisposable
     [Fact]
     public void HipaaModeWritesNoContentText()
     {
-        using (var log = AuditLog.Open(_dir, new AuditLogOptions { Hipaa = true }))
+        using (var log = AuditLog.Open(_dir, new AuditLogOptions { Hipaa = true, Time = _clock }))
             log.AppendRequest(new AuditRequestRecord { RequestId = "r1", Domain = "healthcare", Prompt = "Patient John Smith has chest pain", Completion = "Call 911 now", InputTokens = 9, OutputTokens = 4, Latency = TimeSpan.FromMilliseconds(12.5) });
         var text = File.ReadAllText(Segment);
         // Digests, chain hashes and the timestamp may contain "911" by chance (a clock reading of 59.4491108 s did):
@@ -174,7 +178,7 @@ public sealed class AuditLogTests : IDisposable
     [Fact]
     public void NonHipaaModeWritesRedactedText()
     {
-        using (var log = AuditLog.Open(_dir, new AuditLogOptions { Hipaa = false, Redact = t => t.Replace("John Smith", "[NAME]", StringComparison.Ordinal) }))
+        using (var log = AuditLog.Open(_dir, new AuditLogOptions { Hipaa = false, Redact = t => t.Replace("John Smith", "[NAME]", StringComparison.Ordinal), Time = _clock }))
             log.AppendRequest(new AuditRequestRecord { RequestId = "r1", Prompt = "Patient John Smith" });
         var text = File.ReadAllText(Segment);
         Assert.Contains("Patient [NAME]", text, StringComparison.Ordinal);

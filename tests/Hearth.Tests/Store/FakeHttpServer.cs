@@ -46,7 +46,15 @@ internal sealed class FakeHttpServer : IDisposable
 
         /// <summary>Pause this long after each 64 KiB of body.</summary>
         public TimeSpan ChunkDelay { get; init; }
+
+        /// <summary>Hold the body (the headers are sent) until this task completes, at most <see cref="BodyGateLimit"/>:
+        /// lets a test prove requests overlap without racing the scheduler. Past the limit the body is sent anyway, so a
+        /// client that never overlaps fails the test's assertion instead of hanging it.</summary>
+        public Task? BodyGate { get; init; }
     }
+
+    /// <summary>Longest a <see cref="Response.BodyGate"/> holds a body.</summary>
+    public static readonly TimeSpan BodyGateLimit = TimeSpan.FromSeconds(30);
 
     public Uri Url => new($"http://127.0.0.1:{((IPEndPoint)_listener.LocalEndpoint).Port}/");
 
@@ -68,7 +76,7 @@ internal sealed class FakeHttpServer : IDisposable
     public static Response Redirect(string location, int status = 302) => new() { Status = status, Headers = { ["Location"] = location } };
 
     /// <summary>Serves <paramref name="data"/> honouring <c>Range: bytes=N-</c> and <c>bytes=N-M</c> (206, or 416 past the end) and <c>If-Range</c>.</summary>
-    public static Response File(Request request, byte[] data, string? etag = null, long? dropAfter = null, TimeSpan chunkDelay = default, Dictionary<string, string>? headers = null)
+    public static Response File(Request request, byte[] data, string? etag = null, long? dropAfter = null, TimeSpan chunkDelay = default, Dictionary<string, string>? headers = null, Task? bodyGate = null)
     {
         var h = new Dictionary<string, string>(headers ?? [], StringComparer.OrdinalIgnoreCase) { ["Accept-Ranges"] = "bytes" };
         if (etag is not null)
@@ -87,10 +95,10 @@ internal sealed class FakeHttpServer : IDisposable
             }
 
             h["Content-Range"] = $"bytes {from}-{to}/{data.Length}";
-            return new Response { Status = 206, Headers = h, Body = data[(int)from..(int)(to + 1)], DropAfter = dropAfter, ChunkDelay = chunkDelay };
+            return new Response { Status = 206, Headers = h, Body = data[(int)from..(int)(to + 1)], DropAfter = dropAfter, ChunkDelay = chunkDelay, BodyGate = bodyGate };
         }
 
-        return new Response { Status = 200, Headers = h, Body = data, DropAfter = dropAfter, ChunkDelay = chunkDelay };
+        return new Response { Status = 200, Headers = h, Body = data, DropAfter = dropAfter, ChunkDelay = chunkDelay, BodyGate = bodyGate };
     }
 
     private async Task AcceptLoop()
@@ -159,6 +167,11 @@ internal sealed class FakeHttpServer : IDisposable
                 await stream.WriteAsync(Encoding.ASCII.GetBytes(text.ToString()), _cts.Token);
                 if (request.Method == "HEAD")
                     return;
+                if (response.BodyGate is { } gate)
+                {
+                    await stream.FlushAsync(_cts.Token);
+                    await Task.WhenAny(gate, Task.Delay(BodyGateLimit, _cts.Token));
+                }
                 var limit = (int)Math.Min(response.DropAfter ?? long.MaxValue, response.Body.Length);
                 for (var offset = 0; offset < limit; offset += 65536)
                 {

@@ -22,7 +22,17 @@ public sealed class ParallelDownloadTests : StoreTestBase
     [Fact]
     public async Task LargeFileIsFetchedAsConcurrentRangesAndAssembledIdentically()
     {
-        using var server = new FakeHttpServer(r => FakeHttpServer.File(r, Model, etag: "\"v1\"", chunkDelay: TimeSpan.FromMilliseconds(25)));
+        // Every response holds its body until all the segments' requests have arrived, so they are in flight together
+        // however slowly a loaded machine schedules them (a 25 ms pause per 64 KiB raced the scheduler). A client that
+        // fetched one segment after another would leave the gate shut and fail the concurrency counts below.
+        var arrived = 0;
+        var allArrived = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        using var server = new FakeHttpServer(r =>
+        {
+            if (Interlocked.Increment(ref arrived) == Segments)
+                allArrived.TrySetResult();
+            return FakeHttpServer.File(r, Model, etag: "\"v1\"", bodyGate: allArrived.Task);
+        });
         var result = await ParallelPuller().PullAsync(server.Url + "m.gguf", new PullOptions { Sha256 = ModelHex });
 
         var requests = server.Requests.ToArray();
