@@ -213,10 +213,16 @@ internal static class OllamaEndpoints
                 messages.Insert(0, new ChatMessage(ChatRole.System, system));
         }
 
-        if (Json.String(body, "format") is { } format || body["format"] is JsonObject)
-            throw ApiException.BadRequest("'format' (JSON-constrained output) is not supported: the embedded engine has no constrained decoding");
-
         var options = server.OptionsFor(model);
+        // format: "json" is JSON mode; a schema object is passed on (the embedded engine refuses it with a 400).
+        options.ResponseFormat = body["format"] switch
+        {
+            null => null,
+            JsonObject schema => ChatResponseFormat.ForJsonSchema(OpenAIEndpoints.Element(schema)),
+            JsonValue v when v.GetValueKind() == System.Text.Json.JsonValueKind.String && v.GetValue<string>() == "json" => ChatResponseFormat.Json,
+            JsonValue v when v.GetValueKind() == System.Text.Json.JsonValueKind.String && v.GetValue<string>().Length == 0 => null,
+            var other => throw ApiException.BadRequest($"'format' must be \"json\" or a JSON schema object, not {other.ToJsonString()}", "format"),
+        };
         if (raw)
             options.AdditionalProperties![EngineChatOptionKeys.RawPrompt] = true;
         if (keepAlive is { } k)

@@ -66,6 +66,20 @@ internal static class OpenAIEndpoints
         options.FrequencyPenalty = (float?)Json.Number(body, "frequency_penalty", -2, 2);
         options.PresencePenalty = (float?)Json.Number(body, "presence_penalty", -2, 2);
         options.Seed = Json.Long(body, "seed");
+        if (Json.Object(body, "logit_bias") is { Count: > 0 } bias)
+        {
+            // {"token id": bias in [-100, 100]}, as OpenAI takes it; -100 bans the token.
+            var biases = new Dictionary<int, float>();
+            foreach (var (key, _) in bias)
+            {
+                if (!int.TryParse(key, System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out var token))
+                    throw ApiException.BadRequest($"'logit_bias' keys are token ids; got '{key}'", "logit_bias");
+                var value = (float)(Json.Number(bias, key, -100, 100, "logit_bias")
+                    ?? throw ApiException.BadRequest($"'logit_bias.{key}' must be a number between -100 and 100", "logit_bias"));
+                biases[token] = value == -100 ? float.NegativeInfinity : value;
+            }
+            options.AdditionalProperties![EngineChatOptionKeys.LogitBias] = (IReadOnlyDictionary<int, float>)biases;
+        }
         var maxParam = body.ContainsKey("max_completion_tokens") ? "max_completion_tokens" : "max_tokens";
         options.MaxOutputTokens = server.MaxTokens(Json.Integer(body, maxParam, 1, int.MaxValue), maxParam);
         if (Json.Strings(body, "stop", 4) is { } stop)
@@ -73,8 +87,17 @@ internal static class OpenAIEndpoints
         if (Json.Object(body, "response_format") is { } format)
         {
             var type = Json.RequiredString(format, "type", "response_format");
-            if (type != "text")
-                throw new ApiException(400, $"response_format '{type}' is not supported: the embedded engine has no constrained (JSON) decoding", "invalid_request_error", "response_format", "unsupported_response_format");
+            options.ResponseFormat = type switch
+            {
+                "text" => null,
+                "json_object" => ChatResponseFormat.Json,
+                // Passed on: a provider that enforces schemas uses it; the embedded engine answers 400 naming the parameter.
+                "json_schema" when Json.Object(format, "json_schema") is { } schema => ChatResponseFormat.ForJsonSchema(
+                    Element(Json.Object(schema, "schema") ?? []),
+                    Json.String(schema, "name"), Json.String(schema, "description")),
+                "json_schema" => throw ApiException.BadRequest("response_format json_schema needs a 'json_schema' object", "response_format"),
+                _ => throw new ApiException(400, $"response_format '{type}' is not supported; use text, json_object or json_schema", "invalid_request_error", "response_format", "unsupported_response_format"),
+            };
         }
 
         _ = Json.Integer(body, "n", 1, 1); // one choice per request
@@ -230,5 +253,12 @@ internal static class OpenAIEndpoints
         }
 
         return result;
+    }
+
+    /// <summary>A request's JSON object as a detached <see cref="System.Text.Json.JsonElement"/> (for response-format schemas).</summary>
+    internal static System.Text.Json.JsonElement Element(JsonObject value)
+    {
+        using var doc = System.Text.Json.JsonDocument.Parse(value.ToJsonString());
+        return doc.RootElement.Clone();
     }
 }

@@ -189,6 +189,32 @@ public class RunCommandTests
     }
 
     [Fact]
+    public async Task FormatJsonRunsInJsonModeOnTheEngineAndThroughTheRuntime()
+    {
+        // The same greedy run as above, in JSON mode: the story now opens a JSON object (the first key is its text).
+        var direct = await CliRunner.RunAsync("run", "--model", Fixtures.Stories260K, "--raw", "--temperature", "0", "-n", "12", "--format", "json", "--json", "Once upon a time");
+        Assert.True(direct.ExitCode == 0, direct.Error);
+        var text = JsonDocument.Parse(direct.Out).RootElement.GetProperty("text").GetString()!;
+        Assert.StartsWith("{ \"", text, StringComparison.Ordinal);
+
+        var env = CliRunner.Hermetic();
+        try
+        {
+            Assert.Equal(0, (await CliRunner.RunWithAsync(env, null, "pull", Fixtures.Stories260K, "--name", "stories:260k")).ExitCode);
+            var runtime = await CliRunner.RunWithAsync(env, null, "run", "--model", "stories:260k", "--raw", "--temperature", "0", "-n", "12", "--format", "json", "Once upon a time");
+            Assert.True(runtime.ExitCode == 0, runtime.Error);
+            Assert.Equal(text, runtime.Out.TrimEnd('\n'));
+        }
+        finally
+        {
+            if (Directory.Exists((string)env["HEARTH_HOME"]!))
+                Directory.Delete((string)env["HEARTH_HOME"]!, recursive: true);
+        }
+
+        Assert.Equal(2, (await CliRunner.RunAsync("run", "--model", Fixtures.Stories260K, "--format", "yaml", "x")).ExitCode);
+    }
+
+    [Fact]
     public async Task BadArgumentsAreUsageErrors()
     {
         Assert.Equal(2, (await CliRunner.RunAsync("run", "--model", Fixtures.Stories260K)).ExitCode); // no prompt

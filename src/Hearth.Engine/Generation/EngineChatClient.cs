@@ -32,6 +32,12 @@ public static class EngineChatOptionKeys
 
     /// <summary>User scale of <see cref="Adapter"/> (a number; default: the bundle's scale for that domain, else 1).</summary>
     public const string AdapterScale = "hearth.adapter_scale";
+
+    /// <summary>
+    /// An <see cref="IReadOnlyDictionary{TKey, TValue}"/> of token id to a bias added to its logit before sampling
+    /// (OpenAI's <c>logit_bias</c>; negative infinity bans the token).
+    /// </summary>
+    public const string LogitBias = "hearth.logit_bias";
 }
 
 /// <summary>
@@ -275,16 +281,37 @@ public sealed class EngineChatClient : IChatClient
                 PresencePenalty = options?.PresencePenalty ?? 0,
                 Seed = options?.Seed is { } s ? unchecked((ulong)s) : null,
             };
+        if (options?.AdditionalProperties?.TryGetValue(EngineChatOptionKeys.LogitBias, out var bias) == true && bias is not null)
+        {
+            sampling = sampling with
+            {
+                LogitBias = bias as IReadOnlyDictionary<int, float>
+                    ?? throw new ArgumentException($"'{EngineChatOptionKeys.LogitBias}' must be an IReadOnlyDictionary<int, float> of token id to bias.", nameof(options)),
+            };
+        }
         var generation = new GenerationOptions
         {
             MaxTokens = options?.MaxOutputTokens ?? 512,
             Sampling = sampling,
             StopStrings = options?.StopSequences is { } stops ? [.. stops] : [],
             Adapters = AdaptersFor(options),
+            Json = JsonModeFor(options?.ResponseFormat),
         };
         generation.Validate();
         return (prompt, generation);
     }
+
+    // ChatResponseFormat.Json: one JSON object (JSON mode). A schema is not enforced by the embedded engine, so a request
+    // that asks for one is refused rather than answered with JSON that may not match it.
+    private static bool JsonModeFor(ChatResponseFormat? format) => format switch
+    {
+        null or ChatResponseFormatText => false,
+        ChatResponseFormatJson { Schema: null } => true,
+        ChatResponseFormatJson json => throw new ArgumentException(
+            $"A JSON schema response format{(json.SchemaName is { } name ? $" ('{name}')" : "")} is not supported by the embedded engine; ask for plain JSON (json_object) and describe the shape in the prompt.",
+            nameof(format)),
+        _ => throw new ArgumentException($"Response format {format.GetType().Name} is not supported by the embedded engine.", nameof(format)),
+    };
 
     private static ChatFinishReason Finish(StopReason reason) =>
         reason is StopReason.Length or StopReason.ContextFull ? ChatFinishReason.Length : ChatFinishReason.Stop;

@@ -20,6 +20,12 @@ internal sealed record GenerationOptions
     /// <summary>Whether control tokens that are generated are rendered as text (e.g. for raw completions).</summary>
     public bool RenderSpecialTokens { get; init; }
 
+    /// <summary>
+    /// JSON mode: every token must keep the text a prefix of one JSON object (see <see cref="JsonConstraint"/>), and the
+    /// generation ends when the object closes.
+    /// </summary>
+    public bool Json { get; init; }
+
     /// <summary>LoRA adapters to apply for this generation (null: the base model).</summary>
     public Model.LoraSet? Adapters { get; init; }
 

@@ -51,10 +51,20 @@ internal sealed class TextGenerator(TransformerModel model, Tokenizer tokenizer,
 
         var reason = StopReason.Length;
         var single = new int[1];
+        var json = options.Json ? new JsonConstraint() : null;
+        var masked = json is null ? null : new float[logits.Length];
         while (generated.Count < options.MaxTokens)
         {
             cancellationToken.ThrowIfCancellationRequested();
             var token = sampler.Sample(logits, System.Runtime.InteropServices.CollectionsMarshal.AsSpan(history));
+            if (json is not null && !JsonAllows(json, token))
+            {
+                // Sampling first and masking only when the choice is refused gives the masked distribution exactly
+                // (a refused draw is redrawn from the allowed tokens alone) and skips the vocabulary scan most steps.
+                MaskForJson(json, logits, masked!);
+                token = sampler.Sample(masked, System.Runtime.InteropServices.CollectionsMarshal.AsSpan(history));
+            }
+            json?.Accept(Tokenizer.TokenToPiece(token));
             if (options.StopAtEndOfGeneration && Tokenizer.IsEndOfGeneration(token))
             {
                 reason = StopReason.EndOfGeneration;
@@ -81,6 +91,11 @@ internal sealed class TextGenerator(TransformerModel model, Tokenizer tokenizer,
                 onUpdate?.Invoke(new GenerationUpdate("", token));
             }
 
+            if (json is { IsComplete: true })
+            {
+                reason = StopReason.EndOfGeneration;
+                break;
+            }
             if (generated.Count >= options.MaxTokens)
                 break;
             if (session.Position >= session.ContextLength)
@@ -104,6 +119,22 @@ internal sealed class TextGenerator(TransformerModel model, Tokenizer tokenizer,
         if (text.Length > emitted)
             onUpdate?.Invoke(new GenerationUpdate(text.ToString(emitted, text.Length - emitted), -1));
         return new GenerationResult(prompt, generated, text.ToString(), reason, promptTime, sw.Elapsed);
+    }
+
+    private bool JsonAllows(JsonConstraint json, int token) =>
+        !Tokenizer.IsEndOfGeneration(token) && !Tokenizer.IsControl(token) && json.CanAccept(Tokenizer.TokenToPiece(token));
+
+    private void MaskForJson(JsonConstraint json, ReadOnlySpan<float> logits, float[] masked)
+    {
+        var any = false;
+        for (var t = 0; t < masked.Length; t++)
+        {
+            var allowed = JsonAllows(json, t);
+            masked[t] = allowed ? logits[t] : float.NegativeInfinity;
+            any |= allowed;
+        }
+        if (!any)
+            throw new InvalidOperationException("JSON mode: no token of this vocabulary can continue the JSON output.");
     }
 
     private static int FindStop(StringBuilder text, IReadOnlyList<string> stops, int from)

@@ -13,6 +13,8 @@ internal sealed class Sampler
     private readonly float[] _values;
     private readonly int[] _counts;
     private readonly int _vocab;
+    private readonly int[] _biasTokens;
+    private readonly float[] _biasValues;
     private ulong _s0, _s1, _s2, _s3;
 
     public Sampler(SamplingOptions options, int vocabSize)
@@ -26,6 +28,13 @@ internal sealed class Sampler
         _ids = new int[vocabSize];
         _values = new float[vocabSize];
         _counts = new int[vocabSize];
+        _biasTokens = options.LogitBias is { } bias ? [.. bias.Keys] : [];
+        _biasValues = options.LogitBias is { } values ? [.. _biasTokens.Select(t => values[t])] : [];
+        foreach (var t in _biasTokens)
+        {
+            if (t >= vocabSize)
+                throw new ArgumentOutOfRangeException(nameof(options), $"Logit bias for token {t}: the vocabulary has {vocabSize} tokens (0..{vocabSize - 1}).");
+        }
         var seed = options.Seed ?? (ulong)Random.Shared.NextInt64();
         // xoshiro256** seeded through splitmix64: the same seed gives the same draws on every platform and .NET version.
         _s0 = SplitMix(ref seed);
@@ -45,6 +54,8 @@ internal sealed class Sampler
         var o = _options;
         var x = _logits.AsSpan();
         logits.CopyTo(x);
+        for (var i = 0; i < _biasTokens.Length; i++)
+            x[_biasTokens[i]] += _biasValues[i];
         ApplyPenalties(x, history);
 
         if (o.Temperature <= 0)

@@ -33,6 +33,11 @@ internal sealed record SamplingOptions
     /// <summary>How many most recent tokens the penalties look at; 0 = none, -1 = all given.</summary>
     public int PenaltyLastN { get; init; } = 64;
 
+    /// <summary>
+    /// Added to these tokens' logits before anything else (OpenAI's <c>logit_bias</c>); negative infinity bans a token.
+    /// </summary>
+    public IReadOnlyDictionary<int, float>? LogitBias { get; init; }
+
     /// <summary>Seed for the draw; null = a random seed.</summary>
     public ulong? Seed { get; init; }
 
@@ -49,5 +54,10 @@ internal sealed record SamplingOptions
         if (!(RepetitionPenalty > 0))
             throw new ArgumentOutOfRangeException(nameof(RepetitionPenalty), RepetitionPenalty, "RepetitionPenalty must be positive.");
         ArgumentOutOfRangeException.ThrowIfLessThan(PenaltyLastN, -1, nameof(PenaltyLastN));
+        foreach (var (token, bias) in LogitBias ?? new Dictionary<int, float>())
+        {
+            if (token < 0 || float.IsNaN(bias) || float.IsPositiveInfinity(bias))
+                throw new ArgumentOutOfRangeException(nameof(LogitBias), $"Logit bias {bias} for token {token}: the token must be 0 or more and the bias a number (or negative infinity).");
+        }
     }
 }

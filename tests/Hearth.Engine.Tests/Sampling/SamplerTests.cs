@@ -116,6 +116,25 @@ public sealed class SamplerTests
     }
 
     [Fact]
+    public void LogitBiasShiftsAndBansTokensBeforeSampling()
+    {
+        var greedy = new Sampler(SamplingOptions.Greedy with { LogitBias = new Dictionary<int, float> { [2] = 3f } }, 3);
+        Assert.Equal(2, greedy.Sample([1f, 2f, 0f], [])); // 0 + 3 beats 2
+        var banned = SamplingOptions.Greedy with { LogitBias = new Dictionary<int, float> { [1] = float.NegativeInfinity } };
+        Assert.Equal(0, new Sampler(banned, 3).Sample([1f, 2f, 0f], []));
+
+        // Sampled: the bias moves the distribution (log 0.2 + log 2.5 = log 0.5), and a banned token never comes.
+        var shifted = Histogram(new SamplingOptions { Temperature = 1, TopK = 0, TopP = 1, MinP = 0, Seed = 11, LogitBias = new Dictionary<int, float> { [2] = MathF.Log(2.5f), [1] = float.NegativeInfinity } }, ThreeWay, 20000);
+        Assert.Equal(0, shifted[1]);
+        Assert.InRange(shifted[2] / 20000.0, 0.48, 0.52);
+
+        var outside = Assert.Throws<ArgumentOutOfRangeException>(() => new Sampler(SamplingOptions.Greedy with { LogitBias = new Dictionary<int, float> { [3] = 1f } }, 3));
+        Assert.Contains("token 3", outside.Message, StringComparison.Ordinal);
+        var nan = Assert.Throws<ArgumentOutOfRangeException>(() => new Sampler(SamplingOptions.Greedy with { LogitBias = new Dictionary<int, float> { [0] = float.NaN } }, 3));
+        Assert.Equal("LogitBias", nan.ParamName);
+    }
+
+    [Fact]
     public void InvalidOptionsAreNamed()
     {
         var e = Assert.Throws<ArgumentOutOfRangeException>(() => new Sampler(new SamplingOptions { TopP = 0 }, 10));

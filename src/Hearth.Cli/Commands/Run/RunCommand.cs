@@ -32,6 +32,8 @@ internal static class RunCommand
         var seed = new Option<ulong?>("--seed") { Description = "Random seed for reproducible sampling" };
         var threads = new Option<int>("--threads", "-t") { Description = "Threads (0 = physical cores)", DefaultValueFactory = _ => 0 };
         var json = new Option<bool>("--json") { Description = "Print one JSON object: token ids, text, timings" };
+        var format = new Option<string?>("--format") { Description = "json: JSON mode, the answer is one JSON object (every token checked as it is sampled)" };
+        format.AcceptOnlyFromAmong("json");
         var prompt = new Argument<string>("PROMPT") { Description = "The prompt" };
         maxTokens.Validators.Add(r => { if (r.GetValueOrDefault<int>() < 0) r.AddError("--max-tokens must be 0 or more"); });
         temperature.Validators.Add(r => { if (r.GetValueOrDefault<float>() < 0) r.AddError("--temperature must be 0 or more"); });
@@ -40,7 +42,7 @@ internal static class RunCommand
 
         var command = new Command("run", "Generate text with a local model, in-process (pure C#, no network)")
         {
-            config, model, domain, raw, maxTokens, temperature, topK, topP, seed, threads, json, prompt,
+            config, model, domain, raw, maxTokens, temperature, topK, topP, seed, threads, json, format, prompt,
         };
         command.SetAction(async (parse, cancellationToken) =>
         {
@@ -61,6 +63,7 @@ internal static class RunCommand
                 Sampling = t == 0
                     ? SamplingOptions.Greedy
                     : new SamplingOptions { Temperature = t, TopK = parse.GetValue(topK), TopP = parse.GetValue(topP), Seed = parse.GetValue(seed) },
+                Json = parse.GetValue(format) == "json",
             };
             var asJson = parse.GetValue(json);
             var result = await Task.Run(() => generator.Generate(promptTokens, options, asJson ? null : u =>
@@ -102,6 +105,7 @@ internal static class RunCommand
                 TopK = t == 0 ? null : parse.GetValue(topK),
                 TopP = t == 0 ? null : parse.GetValue(topP),
                 Seed = parse.GetValue(seed) is { } sd ? unchecked((long)sd) : null,
+                ResponseFormat = parse.GetValue(format) == "json" ? ChatResponseFormat.Json : null,
                 AdditionalProperties = [],
             };
             if (name is not null)

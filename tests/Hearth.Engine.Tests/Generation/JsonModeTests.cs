@@ -1,0 +1,110 @@
+using System.Text;
+using System.Text.Json;
+using Hearth.Engine.Generation;
+using Hearth.Engine.Sampling;
+using Hearth.Tests.Shared;
+using Microsoft.Extensions.AI;
+
+namespace Hearth.Engine.Tests.Generation;
+
+/// <summary>JSON mode through the generator and the chat client, on the real stories260K model (which never writes JSON on its own).</summary>
+public sealed class JsonModeTests
+{
+    [Fact]
+    public void GreedyJsonModeWritesAValidPrefixFromTheFirstToken()
+    {
+        using var client = EngineChatClient.Open(Fixtures.Stories260K, new EngineOptions { Threads = 1 });
+        var g = client.Generator;
+        var prompt = g.Tokenizer.Encode("Once upon a time", addSpecial: true, parseSpecial: false);
+        var free = g.Generate(prompt, new GenerationOptions { MaxTokens = 8 });
+        Assert.DoesNotContain("{", free.Text, StringComparison.Ordinal); // unconstrained, the model tells a story
+
+        var streamed = new StringBuilder();
+        var result = g.Generate(prompt, new GenerationOptions { MaxTokens = 400, Json = true }, u => streamed.Append(u.Text));
+        Assert.Equal(result.Text, streamed.ToString());
+        Assert.StartsWith("{", result.Text.TrimStart(), StringComparison.Ordinal);
+        AssertValidJsonPrefix(result, g);
+    }
+
+    [Fact]
+    public void TheGenerationEndsAsSoonAsTheObjectCloses()
+    {
+        // A bias on "}" makes the closing brace the model's choice once it is allowed: "{" (forced) then "}".
+        using var client = EngineChatClient.Open(Fixtures.Stories260K, new EngineOptions { Threads = 1 });
+        var g = client.Generator;
+        var close = Enumerable.Range(0, g.Tokenizer.VocabSize).Single(t => g.Tokenizer.TokenToPiece(t).SequenceEqual("}"u8));
+        var prompt = g.Tokenizer.Encode("Once upon a time", addSpecial: true, parseSpecial: false);
+        var options = new GenerationOptions
+        {
+            MaxTokens = 50,
+            Json = true,
+            Sampling = SamplingOptions.Greedy with { LogitBias = new Dictionary<int, float> { [close] = 100f } },
+        };
+        var result = g.Generate(prompt, options);
+        Assert.Equal("{}", result.Text);
+        Assert.Equal(2, result.Tokens.Count);
+        Assert.Equal(StopReason.EndOfGeneration, result.StopReason);
+        Assert.Equal(close, result.Tokens[1]);
+
+        // Without JSON mode the same bias gives a run of braces up to the limit.
+        var free = g.Generate(prompt, options with { Json = false });
+        Assert.Equal(new string('}', 50), free.Text);
+    }
+
+    [Theory]
+    [InlineData(1UL)]
+    [InlineData(2UL)]
+    [InlineData(3UL)]
+    [InlineData(4UL)]
+    public void SampledJsonModeOutputIsAlwaysValidAndReproducible(ulong seed)
+    {
+        using var client = EngineChatClient.Open(Fixtures.Stories260K, new EngineOptions { Threads = 1 });
+        var g = client.Generator;
+        var prompt = g.Tokenizer.Encode("Tom and Lily", addSpecial: true, parseSpecial: false);
+        var options = new GenerationOptions { MaxTokens = 200, Json = true, Sampling = new SamplingOptions { Temperature = 1.2f, TopK = 0, TopP = 1, Seed = seed } };
+        var result = g.Generate(prompt, options);
+        AssertValidJsonPrefix(result, g);
+        Assert.Equal(result.Tokens, g.Generate(prompt, options).Tokens);
+    }
+
+    [Fact]
+    public async Task ChatClientTakesJsonResponseFormatAndRefusesASchemaNamingTheParameter()
+    {
+        using var client = EngineChatClient.Open(Fixtures.Stories260K, new EngineOptions { Threads = 1 });
+        ChatMessage[] messages = [new(ChatRole.User, "Describe a cat as JSON")];
+        var response = await client.GetResponseAsync(messages, new ChatOptions { Temperature = 0, MaxOutputTokens = 300, ResponseFormat = ChatResponseFormat.Json });
+        Assert.StartsWith("{", response.Text.TrimStart(), StringComparison.Ordinal);
+        var c = new JsonConstraint();
+        Assert.True(c.Accept(Encoding.UTF8.GetBytes(response.Text)), response.Text);
+        if (response.FinishReason == ChatFinishReason.Stop)
+            JsonDocument.Parse(response.Text).Dispose();
+
+        using var schema = JsonDocument.Parse("""{"type":"object","properties":{"name":{"type":"string"}}}""");
+        var ex = await Assert.ThrowsAsync<ArgumentException>(() => client.GetResponseAsync(messages,
+            new ChatOptions { ResponseFormat = ChatResponseFormat.ForJsonSchema(schema.RootElement, "cat") }));
+        Assert.Equal("format", ex.ParamName);
+        Assert.Contains("'cat'", ex.Message, StringComparison.Ordinal);
+    }
+
+    // Every token kept the text a JSON prefix; when the generation ended by itself, the text is one complete object.
+    private static void AssertValidJsonPrefix(GenerationResult result, TextGenerator g)
+    {
+        var c = new JsonConstraint();
+        foreach (var t in result.Tokens)
+        {
+            Assert.False(g.Tokenizer.IsControl(t));
+            Assert.True(c.Accept(g.Tokenizer.TokenToPiece(t)), $"token {t} after '{result.Text}'");
+        }
+        if (result.StopReason == StopReason.EndOfGeneration)
+        {
+            Assert.True(c.IsComplete, result.Text);
+            using var doc = JsonDocument.Parse(result.Text);
+            Assert.Equal(JsonValueKind.Object, doc.RootElement.ValueKind);
+        }
+        else
+        {
+            Assert.Equal(StopReason.Length, result.StopReason);
+            Assert.False(c.IsComplete);
+        }
+    }
+}

@@ -1,0 +1,117 @@
+using System.Net;
+using System.Text;
+using System.Text.Json.Nodes;
+using Hearth.Engine.Tokenization;
+using Hearth.Gguf;
+using Hearth.Tests.Shared;
+
+namespace Hearth.Server.Tests;
+
+/// <summary>JSON mode and logit bias over HTTP in both dialects, and the 400s for what the embedded engine cannot do.</summary>
+public sealed class JsonModeTests
+{
+    private static int CloseBraceToken()
+    {
+        using var file = GgufFile.Open(Fixtures.Stories260K);
+        var tokenizer = Tokenizer.FromGguf(file);
+        return Enumerable.Range(0, tokenizer.VocabSize).Single(t => tokenizer.TokenToPiece(t).SequenceEqual("}"u8));
+    }
+
+    private static JsonObject Chat(JsonObject? extra = null, int maxTokens = 40)
+    {
+        var o = new JsonObject
+        {
+            ["model"] = TestServer.Model, ["max_tokens"] = maxTokens, ["temperature"] = 0,
+            ["messages"] = new JsonArray(new JsonObject { ["role"] = "user", ["content"] = "Once upon a time" }),
+        };
+        foreach (var (k, v) in extra ?? [])
+            o[k] = v?.DeepClone();
+        return o;
+    }
+
+    private static async Task<JsonObject> Read(HttpResponseMessage r) => JsonNode.Parse(await r.Content.ReadAsStringAsync())!.AsObject();
+
+    [Fact]
+    public async Task OpenAiJsonObjectModeAndLogitBiasShapeTheAnswer()
+    {
+        await using var s = await TestServer.StartAsync();
+        var close = CloseBraceToken().ToString(System.Globalization.CultureInfo.InvariantCulture);
+
+        using (var r = await s.Http.PostAsync("/v1/chat/completions", ClientTests.Body(Chat(new JsonObject { ["response_format"] = new JsonObject { ["type"] = "json_object" } }))))
+        {
+            Assert.Equal(HttpStatusCode.OK, r.StatusCode);
+            var content = (string)(await Read(r))["choices"]![0]!["message"]!["content"]!;
+            Assert.StartsWith("{", content, StringComparison.Ordinal); // the model itself never starts with a brace
+        }
+
+        // The bias makes "}" the choice once JSON allows it: the answer is "{}" and ends there, streamed or not.
+        var closing = new JsonObject { ["response_format"] = new JsonObject { ["type"] = "json_object" }, ["logit_bias"] = new JsonObject { [close] = 100 } };
+        using (var r = await s.Http.PostAsync("/v1/chat/completions", ClientTests.Body(Chat(closing))))
+        {
+            var choice = (await Read(r))["choices"]![0]!;
+            Assert.Equal("{}", (string?)choice["message"]!["content"]);
+            Assert.Equal("stop", (string?)choice["finish_reason"]);
+        }
+        var stream = Chat(closing);
+        stream["stream"] = true;
+        using (var r = await s.Http.PostAsync("/v1/chat/completions", ClientTests.Body(stream)))
+        {
+            var text = new StringBuilder();
+            foreach (var line in (await r.Content.ReadAsStringAsync()).Split('\n').Where(l => l.StartsWith("data: {", StringComparison.Ordinal)))
+                text.Append((string?)JsonNode.Parse(line[6..])!["choices"]![0]!["delta"]!["content"]);
+            Assert.Equal("{}", text.ToString());
+        }
+
+        // Banning "}" (-100) without JSON mode: it never appears, where the bias alone would give only braces.
+        using (var r = await s.Http.PostAsync("/v1/chat/completions", ClientTests.Body(Chat(new JsonObject { ["logit_bias"] = new JsonObject { [close] = -100 } }))))
+            Assert.DoesNotContain("}", (string)(await Read(r))["choices"]![0]!["message"]!["content"]!, StringComparison.Ordinal);
+        using (var r = await s.Http.PostAsync("/v1/chat/completions", ClientTests.Body(Chat(new JsonObject { ["logit_bias"] = new JsonObject { [close] = 100 } }, maxTokens: 5))))
+            Assert.Equal("}}}}}", (string?)(await Read(r))["choices"]![0]!["message"]!["content"]);
+    }
+
+    [Theory]
+    [InlineData("""{"response_format": {"type": "json_schema", "json_schema": {"name": "cat", "schema": {"type": "object"}}}}""", "format", "schema")]
+    [InlineData("""{"response_format": {"type": "json_schema"}}""", "response_format", "json_schema")]
+    [InlineData("""{"response_format": {"type": "xml"}}""", "response_format", "xml")]
+    [InlineData("""{"logit_bias": {"abc": 1}}""", "logit_bias", "'abc'")]
+    [InlineData("""{"logit_bias": {"5": 101}}""", "logit_bias.5", "between -100 and 100")]
+    [InlineData("""{"logit_bias": {"5": null}}""", "logit_bias", "must be a number")]
+    [InlineData("""{"logit_bias": {"99999": 1}}""", "options", "token 99999")]
+    public async Task OpenAiRequestsTheEngineCannotServeGet400NamingTheParameter(string extra, string param, string message)
+    {
+        await using var s = await TestServer.StartAsync();
+        using var r = await s.Http.PostAsync("/v1/chat/completions", ClientTests.Body(Chat(JsonNode.Parse(extra)!.AsObject())));
+        Assert.Equal(HttpStatusCode.BadRequest, r.StatusCode);
+        var error = (await Read(r))["error"]!;
+        Assert.Equal(param, (string?)error["param"]);
+        Assert.Contains(message, (string?)error["message"], StringComparison.Ordinal);
+        using var ok = await s.Http.PostAsync("/v1/chat/completions", ClientTests.Body(Chat()));
+        Assert.Equal(HttpStatusCode.OK, ok.StatusCode);
+    }
+
+    [Fact]
+    public async Task OllamaFormatJsonIsJsonModeAndOtherFormatsAreNamed()
+    {
+        await using var s = await TestServer.StartAsync();
+        var generate = new JsonObject { ["model"] = TestServer.Model, ["prompt"] = "Once upon a time", ["stream"] = false, ["format"] = "json", ["options"] = new JsonObject { ["temperature"] = 0, ["num_predict"] = 30 } };
+        using (var r = await s.Http.PostAsync("/api/generate", ClientTests.Body(generate)))
+        {
+            Assert.Equal(HttpStatusCode.OK, r.StatusCode);
+            Assert.StartsWith("{", (string)(await Read(r))["response"]!, StringComparison.Ordinal);
+        }
+
+        generate["format"] = 42;
+        using (var r = await s.Http.PostAsync("/api/generate", ClientTests.Body(generate)))
+        {
+            Assert.Equal(HttpStatusCode.BadRequest, r.StatusCode);
+            Assert.Contains("'format' must be \"json\" or a JSON schema object", (string?)(await Read(r))["error"], StringComparison.Ordinal);
+        }
+
+        generate["format"] = new JsonObject { ["type"] = "object" };
+        using (var r = await s.Http.PostAsync("/api/generate", ClientTests.Body(generate)))
+        {
+            Assert.Equal(HttpStatusCode.BadRequest, r.StatusCode);
+            Assert.Contains("schema", (string?)(await Read(r))["error"], StringComparison.Ordinal);
+        }
+    }
+}
