@@ -215,6 +215,50 @@ public class RunCommandTests
     }
 
     [Fact]
+    public async Task SchemaFileKeepsTheAnswerToTheSchemaAndNamesWhatItCannotEnforce()
+    {
+        var dir = Directory.CreateTempSubdirectory("hearth-schema-");
+        var env = CliRunner.Hermetic();
+        try
+        {
+            var schema = Path.Combine(dir.FullName, "mood.json");
+            File.WriteAllText(schema, """{"type": "object", "properties": {"mood": {"enum": ["happy", "sad"]}, "age": {"type": "integer"}}, "required": ["mood", "age"], "additionalProperties": false}""");
+            var direct = await CliRunner.RunAsync("run", "--model", Fixtures.Stories260K, "--raw", "--temperature", "0", "-n", "150", "--schema", schema, "Once upon a time");
+            Assert.True(direct.ExitCode == 0, direct.Error);
+            using (var answer = JsonDocument.Parse(direct.Out))
+            {
+                Assert.Contains(answer.RootElement.GetProperty("mood").GetString(), new[] { "happy", "sad" });
+                Assert.Equal(JsonValueKind.Number, answer.RootElement.GetProperty("age").ValueKind);
+                Assert.Equal(2, answer.RootElement.EnumerateObject().Count());
+            }
+
+            // Through the runtime (a store name) the same schema gives the same answer.
+            Assert.Equal(0, (await CliRunner.RunWithAsync(env, null, "pull", Fixtures.Stories260K, "--name", "stories:260k")).ExitCode);
+            var runtime = await CliRunner.RunWithAsync(env, null, "run", "--model", "stories:260k", "--raw", "--temperature", "0", "-n", "150", "--schema", schema, "Once upon a time");
+            Assert.True(runtime.ExitCode == 0, runtime.Error);
+            Assert.Equal(direct.Out, runtime.Out);
+
+            var bad = Path.Combine(dir.FullName, "bad.json");
+            File.WriteAllText(bad, """{"type": "object", "properties": {"a": {"oneOf": [{"type": "string"}, {"type": "string"}]}}}""");
+            var refused = await CliRunner.RunAsync("run", "--model", Fixtures.Stories260K, "--schema", bad, "x");
+            Assert.Equal(1, refused.ExitCode);
+            Assert.Contains("bad.json", refused.Error, StringComparison.Ordinal);
+            Assert.Contains("#/properties/a/oneOf", refused.Error, StringComparison.Ordinal);
+
+            File.WriteAllText(bad, "{ not json");
+            var broken = await CliRunner.RunAsync("run", "--model", Fixtures.Stories260K, "--schema", bad, "x");
+            Assert.Equal(1, broken.ExitCode);
+            Assert.Contains("--schema", broken.Error, StringComparison.Ordinal);
+        }
+        finally
+        {
+            dir.Delete(recursive: true);
+            if (Directory.Exists((string)env["HEARTH_HOME"]!))
+                Directory.Delete((string)env["HEARTH_HOME"]!, recursive: true);
+        }
+    }
+
+    [Fact]
     public async Task BadArgumentsAreUsageErrors()
     {
         Assert.Equal(2, (await CliRunner.RunAsync("run", "--model", Fixtures.Stories260K)).ExitCode); // no prompt

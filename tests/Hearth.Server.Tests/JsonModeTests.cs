@@ -7,7 +7,7 @@ using Hearth.Tests.Shared;
 
 namespace Hearth.Server.Tests;
 
-/// <summary>JSON mode and logit bias over HTTP in both dialects, and the 400s for what the embedded engine cannot do.</summary>
+/// <summary>JSON mode, JSON schemas and logit bias over HTTP in both dialects, and the 400s for what the embedded engine cannot do.</summary>
 public sealed class JsonModeTests
 {
     private static int CloseBraceToken()
@@ -30,6 +30,19 @@ public sealed class JsonModeTests
     }
 
     private static async Task<JsonObject> Read(HttpResponseMessage r) => JsonNode.Parse(await r.Content.ReadAsStringAsync())!.AsObject();
+
+    [Fact]
+    public async Task OpenAiJsonSchemaIsEnforced()
+    {
+        await using var s = await TestServer.StartAsync();
+        var format = JsonNode.Parse("""{"type": "json_schema", "json_schema": {"name": "cat", "strict": true, "schema": {"type": "object", "properties": {"mood": {"enum": ["happy", "sad"]}}, "required": ["mood"], "additionalProperties": false}}}""");
+        using var r = await s.Http.PostAsync("/v1/chat/completions", ClientTests.Body(Chat(new JsonObject { ["response_format"] = format }, maxTokens: 60)));
+        Assert.Equal(HttpStatusCode.OK, r.StatusCode);
+        var choice = (await Read(r))["choices"]![0]!;
+        Assert.Equal("stop", (string?)choice["finish_reason"]);
+        var answer = JsonNode.Parse((string)choice["message"]!["content"]!)!.AsObject();
+        Assert.Contains((string?)Assert.Single(answer).Value, new[] { "happy", "sad" });
+    }
 
     [Fact]
     public async Task OpenAiJsonObjectModeAndLogitBiasShapeTheAnswer()
@@ -70,7 +83,7 @@ public sealed class JsonModeTests
     }
 
     [Theory]
-    [InlineData("""{"response_format": {"type": "json_schema", "json_schema": {"name": "cat", "schema": {"type": "object"}}}}""", "format", "schema")]
+    [InlineData("""{"response_format": {"type": "json_schema", "json_schema": {"name": "cat", "schema": {"type": "object", "not": {}}}}}""", "format", "#/not")]
     [InlineData("""{"response_format": {"type": "json_schema"}}""", "response_format", "json_schema")]
     [InlineData("""{"response_format": {"type": "xml"}}""", "response_format", "xml")]
     [InlineData("""{"logit_bias": {"abc": 1}}""", "logit_bias", "'abc'")]
@@ -107,11 +120,21 @@ public sealed class JsonModeTests
             Assert.Contains("'format' must be \"json\" or a JSON schema object", (string?)(await Read(r))["error"], StringComparison.Ordinal);
         }
 
-        generate["format"] = new JsonObject { ["type"] = "object" };
+        // A schema object: the answer matches it (an integer "legs" and nothing else), or a 400 names what it cannot enforce.
+        generate["format"] = JsonNode.Parse("""{"type": "object", "properties": {"legs": {"type": "integer"}}, "required": ["legs"], "additionalProperties": false}""");
+        generate["options"]!["num_predict"] = 100;
+        using (var r = await s.Http.PostAsync("/api/generate", ClientTests.Body(generate)))
+        {
+            Assert.Equal(HttpStatusCode.OK, r.StatusCode);
+            var answer = JsonNode.Parse((string)(await Read(r))["response"]!)!.AsObject();
+            Assert.Equal("legs", Assert.Single(answer).Key);
+            Assert.Equal(System.Text.Json.JsonValueKind.Number, answer["legs"]!.GetValueKind());
+        }
+        generate["format"] = JsonNode.Parse("""{"type": "object", "patternProperties": {"^x": {}}}""");
         using (var r = await s.Http.PostAsync("/api/generate", ClientTests.Body(generate)))
         {
             Assert.Equal(HttpStatusCode.BadRequest, r.StatusCode);
-            Assert.Contains("schema", (string?)(await Read(r))["error"], StringComparison.Ordinal);
+            Assert.Contains("#/patternProperties", (string?)(await Read(r))["error"], StringComparison.Ordinal);
         }
     }
 }

@@ -295,23 +295,34 @@ public sealed class EngineChatClient : IChatClient
             Sampling = sampling,
             StopStrings = options?.StopSequences is { } stops ? [.. stops] : [],
             Adapters = AdaptersFor(options),
-            Json = JsonModeFor(options?.ResponseFormat),
+            Json = options?.ResponseFormat is ChatResponseFormatJson,
+            JsonSchema = SchemaFor(options?.ResponseFormat),
         };
         generation.Validate();
         return (prompt, generation);
     }
 
-    // ChatResponseFormat.Json: one JSON object (JSON mode). A schema is not enforced by the embedded engine, so a request
-    // that asks for one is refused rather than answered with JSON that may not match it.
-    private static bool JsonModeFor(ChatResponseFormat? format) => format switch
+    // ChatResponseFormat.Json: one JSON object (JSON mode); with a schema, one that matches it (JsonSchemaPlan says
+    // which keywords are enforced; a schema using others is refused rather than answered with JSON that may not match).
+    private static JsonSchemaPlan? SchemaFor(ChatResponseFormat? format)
     {
-        null or ChatResponseFormatText => false,
-        ChatResponseFormatJson { Schema: null } => true,
-        ChatResponseFormatJson json => throw new ArgumentException(
-            $"A JSON schema response format{(json.SchemaName is { } name ? $" ('{name}')" : "")} is not supported by the embedded engine; ask for plain JSON (json_object) and describe the shape in the prompt.",
-            nameof(format)),
-        _ => throw new ArgumentException($"Response format {format.GetType().Name} is not supported by the embedded engine.", nameof(format)),
-    };
+        switch (format)
+        {
+            case null or ChatResponseFormatText or ChatResponseFormatJson { Schema: null }:
+                return null;
+            case ChatResponseFormatJson json:
+                try
+                {
+                    return JsonSchemaPlan.Compile(json.Schema.Value);
+                }
+                catch (ArgumentException ex)
+                {
+                    throw new ArgumentException($"Response format{(json.SchemaName is { } name ? $" '{name}'" : "")}: {ex.Message}", nameof(format), ex);
+                }
+            default:
+                throw new ArgumentException($"Response format {format.GetType().Name} is not supported by the embedded engine.", nameof(format));
+        }
+    }
 
     private static ChatFinishReason Finish(StopReason reason) =>
         reason is StopReason.Length or StopReason.ContextFull ? ChatFinishReason.Length : ChatFinishReason.Stop;

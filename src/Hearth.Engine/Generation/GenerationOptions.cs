@@ -26,6 +26,9 @@ internal sealed record GenerationOptions
     /// </summary>
     public bool Json { get; init; }
 
+    /// <summary>A compiled JSON schema the object must also match (implies <see cref="Json"/>).</summary>
+    public JsonSchemaPlan? JsonSchema { get; init; }
+
     /// <summary>LoRA adapters to apply for this generation (null: the base model).</summary>
     public Model.LoraSet? Adapters { get; init; }
 

@@ -51,7 +51,7 @@ internal sealed class TextGenerator(TransformerModel model, Tokenizer tokenizer,
 
         var reason = StopReason.Length;
         var single = new int[1];
-        var json = options.Json ? new JsonConstraint() : null;
+        var json = options.Json || options.JsonSchema is not null ? new JsonConstraint(options.JsonSchema) : null;
         var masked = json is null ? null : new float[logits.Length];
         while (generated.Count < options.MaxTokens)
         {

@@ -8,10 +8,12 @@ namespace Hearth.Engine.Sampling;
 /// numbers, literals, nesting); the output starts with <c>{</c> and the generation ends once that object is closed.
 /// Whitespace between tokens is one space, or one newline followed by up to <see cref="MaxIndent"/> spaces or tabs (the
 /// rule llama.cpp's JSON grammar uses), and nesting is bounded by <see cref="MaxDepth"/>, so a model cannot stall in
-/// blank lines or endless brackets. The state is a small value copied per test, so checking a
-/// token allocates nothing and leaves the state unchanged.
+/// blank lines or endless brackets. With a <see cref="JsonSchemaPlan"/>, values must also match the schema: property
+/// names are spelled from the declared ones (each once), the required ones come before the object closes, and types,
+/// enums, items and item counts hold. The state is a small value copied per test, so checking a token allocates
+/// nothing and leaves the state unchanged.
 /// </summary>
-internal sealed class JsonConstraint
+internal sealed class JsonConstraint(JsonSchemaPlan? schema = null)
 {
     /// <summary>Deepest nesting of objects and arrays.</summary>
     public const int MaxDepth = 32;
@@ -22,33 +24,49 @@ internal sealed class JsonConstraint
     /// <summary>Longest number, in bytes.</summary>
     public const int MaxNumberLength = 40;
 
-    private State _state;
+    private const int AnyNode = -1;
+
+    private readonly IReadOnlyList<JsonSchemaPlan.Node> _nodes = schema?.Nodes ?? [];
+    private State _state = new() { ValueNode = schema?.Root ?? AnyNode };
 
     private enum Mode : byte
     {
         Start, Value, ObjectOpen, ObjectKey, Colon, ArrayOpen, AfterValue,
-        String, Escape, Unicode, Utf8,
+        String, Escape, Unicode, Utf8, Key, Enum,
         Minus, Zero, Int, Dot, Frac, Exp, ExpSign, ExpDigits,
         Literal, Done,
+    }
+
+    private struct Frame
+    {
+        public byte Open;   // (byte)'{' or (byte)'['
+        public int Node;    // schema node of this object or array
+        public ulong Seen;  // object: declared properties written so far
+        public int Count;   // array: items started so far
     }
 
     [InlineArray(MaxDepth)]
     private struct Stack
     {
-        private byte _element;
+        private Frame _element;
     }
 
     private struct State
     {
         public Mode Mode;
         public bool InKey;
+        public bool IntegerOnly;
         public byte Count;       // literal index, hex digits left, UTF-8 continuation bytes left, number length
         public byte Literal;     // 0 true, 1 false, 2 null
         public byte NextLo;      // allowed range of the next UTF-8 continuation byte
         public byte NextHi;
         public byte Whitespace;  // 0 none, 1 after a space, 2 + n after a newline and n spaces or tabs
         public byte Depth;
-        public Stack Open;       // (byte)'{' or (byte)'['
+        public int ValueNode;    // schema node of the value that comes next (object member or the root)
+        public int MatchNode;    // Key: the object's node; Enum: the value's node
+        public int MatchIndex;   // bytes of the key or enum value matched so far
+        public ulong Candidates; // declared names or enum values still matching
+        public Stack Open;
     }
 
     private static readonly byte[][] Literals = ["true"u8.ToArray(), "false"u8.ToArray(), "null"u8.ToArray()];
@@ -72,7 +90,7 @@ internal sealed class JsonConstraint
         return true;
     }
 
-    private static bool Feed(ref State s, ReadOnlySpan<byte> bytes)
+    private bool Feed(ref State s, ReadOnlySpan<byte> bytes)
     {
         if (bytes.IsEmpty) return false; // a token that adds nothing could repeat forever
         foreach (var b in bytes)
@@ -83,6 +101,8 @@ internal sealed class JsonConstraint
     }
 
     private static bool IsWhitespace(byte b) => b is (byte)' ' or (byte)'\t' or (byte)'\n' or (byte)'\r';
+
+    private static bool IsDigit(byte b) => b is >= (byte)'0' and <= (byte)'9';
 
     private static bool Whitespace(ref State s, byte b)
     {
@@ -100,9 +120,7 @@ internal sealed class JsonConstraint
         return false;
     }
 
-    private static bool IsDigit(byte b) => b is >= (byte)'0' and <= (byte)'9';
-
-    private static bool Step(ref State s, byte b)
+    private bool Step(ref State s, byte b)
     {
         switch (s.Mode)
         {
@@ -111,7 +129,7 @@ internal sealed class JsonConstraint
                 s.Whitespace = 0;
                 return Structural(ref s, b);
             case Mode.Start:
-                return Structural(ref s, b);
+                return StartValue(ref s, b, s.ValueNode);
             case Mode.String:
                 if (b == (byte)'"')
                 {
@@ -154,55 +172,113 @@ internal sealed class JsonConstraint
                 if (b != literal[s.Count]) return false;
                 if (++s.Count == literal.Length) s.Mode = Mode.AfterValue;
                 return true;
+            case Mode.Key:
+                return KeyByte(ref s, b);
+            case Mode.Enum:
+                return EnumByte(ref s, b);
             default:
                 return Number(ref s, b);
         }
     }
 
     // Outside strings, numbers and literals: what may come in this position.
-    private static bool Structural(ref State s, byte b)
+    private bool Structural(ref State s, byte b)
     {
         switch (s.Mode)
         {
-            case Mode.Start:
-                return b == (byte)'{' && Push(ref s, b);
             case Mode.Value:
-                return StartValue(ref s, b);
+                return StartValue(ref s, b, s.ValueNode);
             case Mode.ArrayOpen:
-                return b == (byte)']' ? Pop(ref s) : StartValue(ref s, b);
+                return b == (byte)']' ? CloseArray(ref s) : StartItem(ref s, b);
             case Mode.ObjectOpen or Mode.ObjectKey:
-                if (b == (byte)'"')
-                {
-                    s.Mode = Mode.String;
-                    s.InKey = true;
-                    return true;
-                }
-                return s.Mode == Mode.ObjectOpen && b == (byte)'}' && Pop(ref s);
+                if (b == (byte)'"') return StartKey(ref s);
+                return s.Mode == Mode.ObjectOpen && b == (byte)'}' && CloseObject(ref s);
             case Mode.Colon:
                 if (b != (byte)':') return false;
                 s.Mode = Mode.Value;
                 return true;
             case Mode.AfterValue:
-                var top = s.Open[s.Depth - 1];
+                ref var top = ref s.Open[s.Depth - 1];
+                if (top.Open == (byte)'{')
+                {
+                    if (b == (byte)',')
+                    {
+                        s.Mode = Mode.ObjectKey;
+                        return top.Node < 0 || !_nodes[top.Node].Closed || Unseen(top) != 0; // a property must be left to write
+                    }
+                    return b == (byte)'}' && CloseObject(ref s);
+                }
                 if (b == (byte)',')
                 {
-                    s.Mode = top == (byte)'{' ? Mode.ObjectKey : Mode.Value;
-                    return true;
+                    s.Mode = Mode.Value;
+                    return top.Node < 0 || top.Count < _nodes[top.Node].MaxItems;
                 }
-                return ((b == (byte)'}' && top == (byte)'{') || (b == (byte)']' && top == (byte)'[')) && Pop(ref s);
+                return b == (byte)']' && CloseArray(ref s);
             default: // Done: only trailing whitespace
                 return false;
         }
     }
 
-    private static bool StartValue(ref State s, byte b)
+    private ulong Unseen(in Frame frame)
     {
+        var count = _nodes[frame.Node].Names.Length;
+        var all = count == 64 ? ulong.MaxValue : (1UL << count) - 1;
+        return all & ~frame.Seen;
+    }
+
+    // An array item starts: the array's item schema applies, and it must not be one too many.
+    private bool StartItem(ref State s, byte b)
+    {
+        ref var top = ref s.Open[s.Depth - 1];
+        var node = top.Node < 0 ? AnyNode : _nodes[top.Node].Items;
+        if (top.Node >= 0 && top.Count >= _nodes[top.Node].MaxItems) return false;
+        top.Count++;
+        return StartValue(ref s, b, node);
+    }
+
+    private bool StartValue(ref State s, byte b, int node)
+    {
+        if (s.Mode == Mode.Value && s.Depth > 0 && s.Open[s.Depth - 1].Open == (byte)'[')
+        {
+            // After a comma in an array: an item (counted, with the item schema).
+            s.Mode = Mode.AfterValue; // placeholder so StartItem does not loop back here
+            return StartItem(ref s, b);
+        }
+        if (node >= 0)
+        {
+            var n = _nodes[node];
+            if (n.ByKind is { } alternatives)
+            {
+                var slot = JsonSchemaPlan.KindSlot(b);
+                if (slot < 0 || alternatives[slot] == -2) return false;
+                node = alternatives[slot];
+                if (node >= 0) n = _nodes[node];
+                else return StartValue(ref s, b, AnyNode);
+            }
+            if (n.Enum is { } values)
+            {
+                ulong candidates = 0;
+                for (var i = 0; i < values.Length; i++)
+                    if (values[i][0] == b) candidates |= 1UL << i;
+                if (candidates == 0) return false;
+                s.Mode = Mode.Enum;
+                s.MatchNode = node;
+                s.MatchIndex = 1;
+                s.Candidates = candidates;
+                return true;
+            }
+            if (!JsonSchemaPlan.Admits(n.Kinds, b)) return false;
+            s.IntegerOnly = (n.Kinds & JsonSchemaPlan.Kinds.Number) == 0;
+        }
+        else
+        {
+            s.IntegerOnly = false;
+        }
+        if (s.Mode == Mode.Start && b != (byte)'{') return false; // the answer is one object
         switch (b)
         {
-            case (byte)'{':
-                return Push(ref s, b);
-            case (byte)'[':
-                return Push(ref s, b);
+            case (byte)'{' or (byte)'[':
+                return Push(ref s, b, node);
             case (byte)'"':
                 s.Mode = Mode.String;
                 s.InKey = false;
@@ -225,16 +301,89 @@ internal sealed class JsonConstraint
         }
     }
 
-    private static bool Number(ref State s, byte b)
+    // A key opens: free text in an open object, one of the declared names not yet written in a closed one.
+    private bool StartKey(ref State s)
+    {
+        var top = s.Open[s.Depth - 1];
+        s.InKey = true;
+        if (top.Node < 0 || !_nodes[top.Node].Closed)
+        {
+            s.Mode = Mode.String;
+            s.ValueNode = AnyNode;
+            return true;
+        }
+        s.Candidates = Unseen(top);
+        if (s.Candidates == 0) return false;
+        s.Mode = Mode.Key;
+        s.MatchNode = top.Node;
+        s.MatchIndex = 0;
+        return true;
+    }
+
+    private bool KeyByte(ref State s, byte b)
+    {
+        var names = _nodes[s.MatchNode].Names;
+        if (b == (byte)'"')
+        {
+            for (var i = 0; i < names.Length; i++)
+            {
+                if ((s.Candidates & (1UL << i)) == 0 || names[i].Length != s.MatchIndex) continue;
+                ref var top = ref s.Open[s.Depth - 1];
+                top.Seen |= 1UL << i;
+                s.ValueNode = _nodes[s.MatchNode].Children[i];
+                s.Mode = Mode.Colon;
+                return true;
+            }
+            return false;
+        }
+        s.Candidates = Narrow(names, s.Candidates, s.MatchIndex, b);
+        s.MatchIndex++;
+        return s.Candidates != 0;
+    }
+
+    private bool EnumByte(ref State s, byte b)
+    {
+        var values = _nodes[s.MatchNode].Enum!;
+        var next = Narrow(values, s.Candidates, s.MatchIndex, b);
+        if (next != 0)
+        {
+            s.Candidates = next;
+            s.MatchIndex++;
+            return true;
+        }
+        // No value continues with b: the value ended if one of them is complete (b then belongs to what follows).
+        for (var i = 0; i < values.Length; i++)
+        {
+            if ((s.Candidates & (1UL << i)) != 0 && values[i].Length == s.MatchIndex)
+            {
+                s.Mode = Mode.AfterValue;
+                return Step(ref s, b);
+            }
+        }
+        return false;
+    }
+
+    private static ulong Narrow(byte[][] texts, ulong candidates, int index, byte b)
+    {
+        ulong next = 0;
+        for (var i = 0; i < texts.Length; i++)
+        {
+            if ((candidates & (1UL << i)) != 0 && texts[i].Length > index && texts[i][index] == b)
+                next |= 1UL << i;
+        }
+        return next;
+    }
+
+    private bool Number(ref State s, byte b)
     {
         var next = (s.Mode, b) switch
         {
             (Mode.Minus, (byte)'0') => Mode.Zero,
             (Mode.Minus, _) when IsDigit(b) => Mode.Int,
             (Mode.Int, _) when IsDigit(b) => Mode.Int,
-            (Mode.Zero or Mode.Int, (byte)'.') => Mode.Dot,
+            (Mode.Zero or Mode.Int, (byte)'.') when !s.IntegerOnly => Mode.Dot,
             (Mode.Dot or Mode.Frac, _) when IsDigit(b) => Mode.Frac,
-            (Mode.Zero or Mode.Int or Mode.Frac, (byte)'e' or (byte)'E') => Mode.Exp,
+            (Mode.Zero or Mode.Int or Mode.Frac, (byte)'e' or (byte)'E') when !s.IntegerOnly => Mode.Exp,
             (Mode.Exp, (byte)'+' or (byte)'-') => Mode.ExpSign,
             (Mode.Exp or Mode.ExpSign or Mode.ExpDigits, _) when IsDigit(b) => Mode.ExpDigits,
             _ => Mode.Done, // not a continuation
@@ -269,12 +418,26 @@ internal sealed class JsonConstraint
         return true;
     }
 
-    private static bool Push(ref State s, byte open)
+    private static bool Push(ref State s, byte open, int node)
     {
         if (s.Depth == MaxDepth) return false;
-        s.Open[s.Depth++] = open;
+        s.Open[s.Depth++] = new Frame { Open = open, Node = node };
         s.Mode = open == (byte)'{' ? Mode.ObjectOpen : Mode.ArrayOpen;
         return true;
+    }
+
+    private bool CloseObject(ref State s)
+    {
+        var top = s.Open[s.Depth - 1];
+        if (top.Node >= 0 && (_nodes[top.Node].Required & ~top.Seen) != 0) return false; // a required property is missing
+        return Pop(ref s);
+    }
+
+    private bool CloseArray(ref State s)
+    {
+        var top = s.Open[s.Depth - 1];
+        if (top.Node >= 0 && top.Count < _nodes[top.Node].MinItems) return false;
+        return Pop(ref s);
     }
 
     private static bool Pop(ref State s)

@@ -68,7 +68,7 @@ public sealed class JsonModeTests
     }
 
     [Fact]
-    public async Task ChatClientTakesJsonResponseFormatAndRefusesASchemaNamingTheParameter()
+    public async Task ChatClientTakesJsonAndSchemaResponseFormatsAndRefusesWhatItCannotEnforce()
     {
         using var client = EngineChatClient.Open(Fixtures.Stories260K, new EngineOptions { Threads = 1 });
         ChatMessage[] messages = [new(ChatRole.User, "Describe a cat as JSON")];
@@ -79,11 +79,20 @@ public sealed class JsonModeTests
         if (response.FinishReason == ChatFinishReason.Stop)
             JsonDocument.Parse(response.Text).Dispose();
 
-        using var schema = JsonDocument.Parse("""{"type":"object","properties":{"name":{"type":"string"}}}""");
+        // A schema is enforced: the answer is an object with exactly the declared, required property.
+        using var schema = JsonDocument.Parse("""{"type":"object","properties":{"legs":{"type":"integer"}},"required":["legs"],"additionalProperties":false}""");
+        var typed = await client.GetResponseAsync(messages, new ChatOptions { Temperature = 0, MaxOutputTokens = 100, ResponseFormat = ChatResponseFormat.ForJsonSchema(schema.RootElement, "cat") });
+        Assert.Equal(ChatFinishReason.Stop, typed.FinishReason);
+        using (var answer = JsonDocument.Parse(typed.Text))
+            Assert.Equal("legs", Assert.Single(answer.RootElement.EnumerateObject()).Name);
+
+        // One it cannot enforce is refused, naming the parameter, the schema and the keyword.
+        using var unsupported = JsonDocument.Parse("""{"type":"object","allOf":[{"required":["name"]}]}""");
         var ex = await Assert.ThrowsAsync<ArgumentException>(() => client.GetResponseAsync(messages,
-            new ChatOptions { ResponseFormat = ChatResponseFormat.ForJsonSchema(schema.RootElement, "cat") }));
+            new ChatOptions { ResponseFormat = ChatResponseFormat.ForJsonSchema(unsupported.RootElement, "cat") }));
         Assert.Equal("format", ex.ParamName);
         Assert.Contains("'cat'", ex.Message, StringComparison.Ordinal);
+        Assert.Contains("#/allOf", ex.Message, StringComparison.Ordinal);
     }
 
     // Every token kept the text a JSON prefix; when the generation ended by itself, the text is one complete object.

@@ -34,6 +34,7 @@ internal static class RunCommand
         var json = new Option<bool>("--json") { Description = "Print one JSON object: token ids, text, timings" };
         var format = new Option<string?>("--format") { Description = "json: JSON mode, the answer is one JSON object (every token checked as it is sampled)" };
         format.AcceptOnlyFromAmong("json");
+        var schemaFile = new Option<FileInfo?>("--schema") { Description = "A JSON schema file the answer must match (JSON mode with a schema; the README lists the keywords enforced)" };
         var prompt = new Argument<string>("PROMPT") { Description = "The prompt" };
         maxTokens.Validators.Add(r => { if (r.GetValueOrDefault<int>() < 0) r.AddError("--max-tokens must be 0 or more"); });
         temperature.Validators.Add(r => { if (r.GetValueOrDefault<float>() < 0) r.AddError("--temperature must be 0 or more"); });
@@ -42,7 +43,7 @@ internal static class RunCommand
 
         var command = new Command("run", "Generate text with a local model, in-process (pure C#, no network)")
         {
-            config, model, domain, raw, maxTokens, temperature, topK, topP, seed, threads, json, format, prompt,
+            config, model, domain, raw, maxTokens, temperature, topK, topP, seed, threads, json, format, schemaFile, prompt,
         };
         command.SetAction(async (parse, cancellationToken) =>
         {
@@ -64,6 +65,7 @@ internal static class RunCommand
                     ? SamplingOptions.Greedy
                     : new SamplingOptions { Temperature = t, TopK = parse.GetValue(topK), TopP = parse.GetValue(topP), Seed = parse.GetValue(seed) },
                 Json = parse.GetValue(format) == "json",
+                JsonSchema = ReadSchema(parse.GetValue(schemaFile)) is { } schema ? Compile(schema, parse.GetValue(schemaFile)!) : null,
             };
             var asJson = parse.GetValue(json);
             var result = await Task.Run(() => generator.Generate(promptTokens, options, asJson ? null : u =>
@@ -87,6 +89,33 @@ internal static class RunCommand
         });
         return command;
 
+        static JsonElement? ReadSchema(FileInfo? file)
+        {
+            if (file is null)
+                return null;
+            try
+            {
+                using var doc = JsonDocument.Parse(File.ReadAllBytes(file.FullName));
+                return doc.RootElement.Clone();
+            }
+            catch (Exception ex) when (ex is IOException or UnauthorizedAccessException or JsonException)
+            {
+                throw new CliException($"--schema {file.FullName}: {ex.Message}");
+            }
+        }
+
+        static JsonSchemaPlan Compile(JsonElement schema, FileInfo file)
+        {
+            try
+            {
+                return JsonSchemaPlan.Compile(schema);
+            }
+            catch (ArgumentException ex)
+            {
+                throw new CliException($"--schema {file.FullName}: {ex.Message}");
+            }
+        }
+
         async Task<int> RunThroughRuntimeAsync(CliContext context, ParseResult parse, string? name, CancellationToken cancellationToken)
         {
             var cfg = CliConfig.Load(context, parse.GetValue(config));
@@ -105,7 +134,8 @@ internal static class RunCommand
                 TopK = t == 0 ? null : parse.GetValue(topK),
                 TopP = t == 0 ? null : parse.GetValue(topP),
                 Seed = parse.GetValue(seed) is { } sd ? unchecked((long)sd) : null,
-                ResponseFormat = parse.GetValue(format) == "json" ? ChatResponseFormat.Json : null,
+                ResponseFormat = ReadSchema(parse.GetValue(schemaFile)) is { } schema ? ChatResponseFormat.ForJsonSchema(schema, parse.GetValue(schemaFile)!.Name)
+                    : parse.GetValue(format) == "json" ? ChatResponseFormat.Json : null,
                 AdditionalProperties = [],
             };
             if (name is not null)
