@@ -95,6 +95,24 @@ public sealed class JsonModeTests
         Assert.Contains("#/allOf", ex.Message, StringComparison.Ordinal);
     }
 
+    /// <summary>A type for Microsoft.Extensions.AI's structured output.</summary>
+    public sealed record Pet(string Name, int Legs, bool? Indoor, PetKind Kind);
+
+    /// <summary>An enum in the structured output.</summary>
+    public enum PetKind { Cat, Dog }
+
+    [Fact]
+    public async Task MicrosoftExtensionsAiTypedResponsesComeBackAsTheType()
+    {
+        // GetResponseAsync<T> sends the schema it generates for T; the engine enforces it, so the answer deserializes.
+        using var client = EngineChatClient.Open(Fixtures.Stories260K, new EngineOptions { Threads = 1 });
+        var response = await client.GetResponseAsync<Pet>("Tell me about a pet", new ChatOptions { Temperature = 0, MaxOutputTokens = 200 });
+        Assert.Equal(ChatFinishReason.Stop, response.FinishReason);
+        Assert.True(response.TryGetResult(out var pet), response.Text);
+        Assert.NotNull(pet!.Name);
+        Assert.True(Enum.IsDefined(pet.Kind));
+    }
+
     // Every token kept the text a JSON prefix; when the generation ended by itself, the text is one complete object.
     private static void AssertValidJsonPrefix(GenerationResult result, TextGenerator g)
     {
