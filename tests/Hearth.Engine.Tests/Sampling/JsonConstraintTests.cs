@@ -90,6 +90,24 @@ public sealed class JsonConstraintTests
         Assert.False(ReferenceParsesAnObject(bytes)); // the reference agrees it is not one JSON object
     }
 
+    /// <summary>
+    /// <paramref name="doc"/> with one non-blank character replaced, removed, or preceded by one from
+    /// <paramref name="alphabet"/> (blank space is left alone: removing a character between two runs would join them).
+    /// </summary>
+    internal static string Mutate(string doc, Random random, string alphabet)
+    {
+        var text = new StringBuilder(doc);
+        int at;
+        do at = random.Next(text.Length); while (char.IsWhiteSpace(text[at]));
+        switch (random.Next(3))
+        {
+            case 0: text[at] = alphabet[random.Next(alphabet.Length)]; break;
+            case 1: text.Insert(at, alphabet[random.Next(alphabet.Length)]); break;
+            default: text.Remove(at, 1); break;
+        }
+        return text.ToString();
+    }
+
     private static bool ReferenceParsesAnObject(byte[] bytes)
     {
         try
@@ -178,16 +196,8 @@ public sealed class JsonConstraintTests
         {
             for (var round = 0; round < 300; round++)
             {
-                var text = new StringBuilder(doc);
-                int at;
-                do at = random.Next(text.Length); while (char.IsWhiteSpace(text[at])); // (removing one could join two runs)
-                switch (random.Next(3))
-                {
-                    case 0: text[at] = Alphabet[random.Next(Alphabet.Length)]; break;
-                    case 1: text.Insert(at, Alphabet[random.Next(Alphabet.Length)]); break;
-                    default: text.Remove(at, 1); break;
-                }
-                var bytes = Encoding.UTF8.GetBytes(text.ToString());
+                var text = Mutate(doc, random, Alphabet);
+                var bytes = Encoding.UTF8.GetBytes(text);
                 var c = new JsonConstraint();
                 var ours = c.Accept(bytes) && c.IsComplete;
                 var reference = ReferenceParsesAnObject(bytes);
