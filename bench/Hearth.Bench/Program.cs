@@ -20,6 +20,9 @@ if (args.Length > 0 && args[0] == "bandwidth")
 // Tokenizer encode speed on 1 MiB of mixed text, best of N: ... -- tokenize [vocabs=spm-llama2,bpe-llama3,bpe-qwen2,wpm-bert] [reps=3]
 if (args.Length > 0 && args[0] == "tokenize")
     return Hearth.Bench.TokenizerBenchmarks.RunQuick(args);
+// JSON mode: the cost of the vocabulary scan on a refused step: ... -- json [reps=20]
+if (args.Length > 0 && args[0] == "json")
+    return Hearth.Bench.JsonModeBench.Run(args);
 if (args.Length > 0 && args[0] == "engine")
     return EngineBench.Run(args);
 // Model store pull + verify throughput from a loopback server: ... -- store [MiB] [reps]

@@ -1,5 +1,3 @@
-using System.Runtime.CompilerServices;
-
 namespace Hearth.Engine.Sampling;
 
 /// <summary>
@@ -10,7 +8,7 @@ namespace Hearth.Engine.Sampling;
 /// rule llama.cpp's JSON grammar uses), and nesting is bounded by <see cref="MaxDepth"/>, so a model cannot stall in
 /// blank lines or endless brackets. With a <see cref="JsonSchemaPlan"/>, values must also match the schema: property
 /// names are spelled from the declared ones (each once), the required ones come before the object closes, and types,
-/// enums, items and item counts hold. The state is a small value copied per test, so checking a token allocates
+/// enums, items and item counts hold. The state is a small value copied per test (with the open levels of the stack), so checking a token allocates
 /// nothing and leaves the state unchanged.
 /// </summary>
 internal sealed class JsonConstraint(JsonSchemaPlan? schema = null)
@@ -29,6 +27,10 @@ internal sealed class JsonConstraint(JsonSchemaPlan? schema = null)
     private readonly IReadOnlyList<JsonSchemaPlan.Node> _nodes = schema?.Nodes ?? [];
     private State _state = new() { ValueNode = schema?.Root ?? AnyNode };
 
+    // The open objects and arrays, outside the state so a test copies only the levels in use into the scratch stack.
+    private readonly Frame[] _frames = new Frame[MaxDepth];
+    private readonly Frame[] _scratch = new Frame[MaxDepth];
+
     private enum Mode : byte
     {
         Start, Value, ObjectOpen, ObjectKey, Colon, ArrayOpen, AfterValue,
@@ -43,12 +45,6 @@ internal sealed class JsonConstraint(JsonSchemaPlan? schema = null)
         public int Node;    // schema node of this object or array
         public ulong Seen;  // object: declared properties written so far
         public int Count;   // array: items started so far
-    }
-
-    [InlineArray(MaxDepth)]
-    private struct Stack
-    {
-        private Frame _element;
     }
 
     private struct State
@@ -66,7 +62,6 @@ internal sealed class JsonConstraint(JsonSchemaPlan? schema = null)
         public int MatchNode;    // Key: the object's node; Enum: the value's node
         public int MatchIndex;   // bytes of the key or enum value matched so far
         public ulong Candidates; // declared names or enum values still matching
-        public Stack Open;
     }
 
     private static readonly byte[][] Literals = ["true"u8.ToArray(), "false"u8.ToArray(), "null"u8.ToArray()];
@@ -78,24 +73,27 @@ internal sealed class JsonConstraint(JsonSchemaPlan? schema = null)
     public bool CanAccept(ReadOnlySpan<byte> bytes)
     {
         var s = _state;
-        return Feed(ref s, bytes);
+        _frames.AsSpan(0, s.Depth).CopyTo(_scratch);
+        return Feed(ref s, _scratch, bytes);
     }
 
     /// <summary>Advances over <paramref name="bytes"/> when they can come next; false (and no change) otherwise.</summary>
     public bool Accept(ReadOnlySpan<byte> bytes)
     {
         var s = _state;
-        if (!Feed(ref s, bytes)) return false;
+        _frames.AsSpan(0, s.Depth).CopyTo(_scratch);
+        if (!Feed(ref s, _scratch, bytes)) return false;
+        _scratch.AsSpan(0, s.Depth).CopyTo(_frames);
         _state = s;
         return true;
     }
 
-    private bool Feed(ref State s, ReadOnlySpan<byte> bytes)
+    private bool Feed(ref State s, Frame[] f, ReadOnlySpan<byte> bytes)
     {
         if (bytes.IsEmpty) return false; // a token that adds nothing could repeat forever
         foreach (var b in bytes)
         {
-            if (!Step(ref s, b)) return false;
+            if (!Step(ref s, f, b)) return false;
         }
         return true;
     }
@@ -120,16 +118,16 @@ internal sealed class JsonConstraint(JsonSchemaPlan? schema = null)
         return false;
     }
 
-    private bool Step(ref State s, byte b)
+    private bool Step(ref State s, Frame[] f, byte b)
     {
         switch (s.Mode)
         {
             case Mode.Value or Mode.ObjectOpen or Mode.ObjectKey or Mode.Colon or Mode.ArrayOpen or Mode.AfterValue or Mode.Done:
                 if (IsWhitespace(b)) return Whitespace(ref s, b);
                 s.Whitespace = 0;
-                return Structural(ref s, b);
+                return Structural(ref s, f, b);
             case Mode.Start:
-                return StartValue(ref s, b, s.ValueNode);
+                return StartValue(ref s, f, b, s.ValueNode);
             case Mode.String:
                 if (b == (byte)'"')
                 {
@@ -173,32 +171,32 @@ internal sealed class JsonConstraint(JsonSchemaPlan? schema = null)
                 if (++s.Count == literal.Length) s.Mode = Mode.AfterValue;
                 return true;
             case Mode.Key:
-                return KeyByte(ref s, b);
+                return KeyByte(ref s, f, b);
             case Mode.Enum:
-                return EnumByte(ref s, b);
+                return EnumByte(ref s, f, b);
             default:
-                return Number(ref s, b);
+                return Number(ref s, f, b);
         }
     }
 
     // Outside strings, numbers and literals: what may come in this position.
-    private bool Structural(ref State s, byte b)
+    private bool Structural(ref State s, Frame[] f, byte b)
     {
         switch (s.Mode)
         {
             case Mode.Value:
-                return StartValue(ref s, b, s.ValueNode);
+                return StartValue(ref s, f, b, s.ValueNode);
             case Mode.ArrayOpen:
-                return b == (byte)']' ? CloseArray(ref s) : StartItem(ref s, b);
+                return b == (byte)']' ? CloseArray(ref s, f) : StartItem(ref s, f, b);
             case Mode.ObjectOpen or Mode.ObjectKey:
-                if (b == (byte)'"') return StartKey(ref s);
-                return s.Mode == Mode.ObjectOpen && b == (byte)'}' && CloseObject(ref s);
+                if (b == (byte)'"') return StartKey(ref s, f);
+                return s.Mode == Mode.ObjectOpen && b == (byte)'}' && CloseObject(ref s, f);
             case Mode.Colon:
                 if (b != (byte)':') return false;
                 s.Mode = Mode.Value;
                 return true;
             case Mode.AfterValue:
-                ref var top = ref s.Open[s.Depth - 1];
+                ref var top = ref f[s.Depth - 1];
                 if (top.Open == (byte)'{')
                 {
                     if (b == (byte)',')
@@ -206,14 +204,14 @@ internal sealed class JsonConstraint(JsonSchemaPlan? schema = null)
                         s.Mode = Mode.ObjectKey;
                         return top.Node < 0 || !_nodes[top.Node].Closed || Unseen(top) != 0; // a property must be left to write
                     }
-                    return b == (byte)'}' && CloseObject(ref s);
+                    return b == (byte)'}' && CloseObject(ref s, f);
                 }
                 if (b == (byte)',')
                 {
                     s.Mode = Mode.Value;
                     return top.Node < 0 || top.Count < _nodes[top.Node].MaxItems;
                 }
-                return b == (byte)']' && CloseArray(ref s);
+                return b == (byte)']' && CloseArray(ref s, f);
             default: // Done: only trailing whitespace
                 return false;
         }
@@ -227,22 +225,22 @@ internal sealed class JsonConstraint(JsonSchemaPlan? schema = null)
     }
 
     // An array item starts: the array's item schema applies, and it must not be one too many.
-    private bool StartItem(ref State s, byte b)
+    private bool StartItem(ref State s, Frame[] f, byte b)
     {
-        ref var top = ref s.Open[s.Depth - 1];
+        ref var top = ref f[s.Depth - 1];
         var node = top.Node < 0 ? AnyNode : _nodes[top.Node].Items;
         if (top.Node >= 0 && top.Count >= _nodes[top.Node].MaxItems) return false;
         top.Count++;
-        return StartValue(ref s, b, node);
+        return StartValue(ref s, f, b, node);
     }
 
-    private bool StartValue(ref State s, byte b, int node)
+    private bool StartValue(ref State s, Frame[] f, byte b, int node)
     {
-        if (s.Mode == Mode.Value && s.Depth > 0 && s.Open[s.Depth - 1].Open == (byte)'[')
+        if (s.Mode == Mode.Value && s.Depth > 0 && f[s.Depth - 1].Open == (byte)'[')
         {
             // After a comma in an array: an item (counted, with the item schema).
             s.Mode = Mode.AfterValue; // placeholder so StartItem does not loop back here
-            return StartItem(ref s, b);
+            return StartItem(ref s, f, b);
         }
         if (node >= 0)
         {
@@ -253,7 +251,7 @@ internal sealed class JsonConstraint(JsonSchemaPlan? schema = null)
                 if (slot < 0 || alternatives[slot] == -2) return false;
                 node = alternatives[slot];
                 if (node >= 0) n = _nodes[node];
-                else return StartValue(ref s, b, AnyNode);
+                else return StartValue(ref s, f, b, AnyNode);
             }
             if (n.Enum is { } values)
             {
@@ -278,7 +276,7 @@ internal sealed class JsonConstraint(JsonSchemaPlan? schema = null)
         switch (b)
         {
             case (byte)'{' or (byte)'[':
-                return Push(ref s, b, node);
+                return Push(ref s, f, b, node);
             case (byte)'"':
                 s.Mode = Mode.String;
                 s.InKey = false;
@@ -302,9 +300,9 @@ internal sealed class JsonConstraint(JsonSchemaPlan? schema = null)
     }
 
     // A key opens: free text in an open object, one of the declared names not yet written in a closed one.
-    private bool StartKey(ref State s)
+    private bool StartKey(ref State s, Frame[] f)
     {
-        var top = s.Open[s.Depth - 1];
+        var top = f[s.Depth - 1];
         s.InKey = true;
         if (top.Node < 0 || !_nodes[top.Node].Closed)
         {
@@ -320,7 +318,7 @@ internal sealed class JsonConstraint(JsonSchemaPlan? schema = null)
         return true;
     }
 
-    private bool KeyByte(ref State s, byte b)
+    private bool KeyByte(ref State s, Frame[] f, byte b)
     {
         var names = _nodes[s.MatchNode].Names;
         if (b == (byte)'"')
@@ -328,7 +326,7 @@ internal sealed class JsonConstraint(JsonSchemaPlan? schema = null)
             for (var i = 0; i < names.Length; i++)
             {
                 if ((s.Candidates & (1UL << i)) == 0 || names[i].Length != s.MatchIndex) continue;
-                ref var top = ref s.Open[s.Depth - 1];
+                ref var top = ref f[s.Depth - 1];
                 top.Seen |= 1UL << i;
                 s.ValueNode = _nodes[s.MatchNode].Children[i];
                 s.Mode = Mode.Colon;
@@ -341,7 +339,7 @@ internal sealed class JsonConstraint(JsonSchemaPlan? schema = null)
         return s.Candidates != 0;
     }
 
-    private bool EnumByte(ref State s, byte b)
+    private bool EnumByte(ref State s, Frame[] f, byte b)
     {
         var values = _nodes[s.MatchNode].Enum!;
         var next = Narrow(values, s.Candidates, s.MatchIndex, b);
@@ -357,7 +355,7 @@ internal sealed class JsonConstraint(JsonSchemaPlan? schema = null)
             if ((s.Candidates & (1UL << i)) != 0 && values[i].Length == s.MatchIndex)
             {
                 s.Mode = Mode.AfterValue;
-                return Step(ref s, b);
+                return Step(ref s, f, b);
             }
         }
         return false;
@@ -374,7 +372,7 @@ internal sealed class JsonConstraint(JsonSchemaPlan? schema = null)
         return next;
     }
 
-    private bool Number(ref State s, byte b)
+    private bool Number(ref State s, Frame[] f, byte b)
     {
         var next = (s.Mode, b) switch
         {
@@ -396,7 +394,7 @@ internal sealed class JsonConstraint(JsonSchemaPlan? schema = null)
         // The number ended if it was complete; the byte then belongs to what follows it.
         if (s.Mode is not (Mode.Zero or Mode.Int or Mode.Frac or Mode.ExpDigits)) return false;
         s.Mode = Mode.AfterValue;
-        return Step(ref s, b);
+        return Step(ref s, f, b);
     }
 
     private static bool Utf8Lead(ref State s, byte b)
@@ -418,24 +416,24 @@ internal sealed class JsonConstraint(JsonSchemaPlan? schema = null)
         return true;
     }
 
-    private static bool Push(ref State s, byte open, int node)
+    private static bool Push(ref State s, Frame[] f, byte open, int node)
     {
         if (s.Depth == MaxDepth) return false;
-        s.Open[s.Depth++] = new Frame { Open = open, Node = node };
+        f[s.Depth++] = new Frame { Open = open, Node = node };
         s.Mode = open == (byte)'{' ? Mode.ObjectOpen : Mode.ArrayOpen;
         return true;
     }
 
-    private bool CloseObject(ref State s)
+    private bool CloseObject(ref State s, Frame[] f)
     {
-        var top = s.Open[s.Depth - 1];
+        var top = f[s.Depth - 1];
         if (top.Node >= 0 && (_nodes[top.Node].Required & ~top.Seen) != 0) return false; // a required property is missing
         return Pop(ref s);
     }
 
-    private bool CloseArray(ref State s)
+    private bool CloseArray(ref State s, Frame[] f)
     {
-        var top = s.Open[s.Depth - 1];
+        var top = f[s.Depth - 1];
         if (top.Node >= 0 && top.Count < _nodes[top.Node].MinItems) return false;
         return Pop(ref s);
     }
