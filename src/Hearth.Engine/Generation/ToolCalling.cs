@@ -1,0 +1,200 @@
+using System.Text;
+using System.Text.Json;
+using Hearth.Engine.Sampling;
+using Microsoft.Extensions.AI;
+
+namespace Hearth.Engine.Generation;
+
+/// <summary>How a model family writes tool calls, told from its chat template.</summary>
+internal enum ToolCallFormat
+{
+    /// <summary>The template renders no tools: the model is not offered any.</summary>
+    None,
+
+    /// <summary>Hermes / Qwen 2.5 / Qwen 3: <c>&lt;tool_call&gt;{"name": …, "arguments": {…}}&lt;/tool_call&gt;</c>, one block per call.</summary>
+    Hermes,
+
+    /// <summary>Llama 3.1+ JSON tool calling: the answer is <c>{"name": …, "parameters": {…}}</c>.</summary>
+    Llama3Json,
+}
+
+/// <summary>
+/// Tool calling for the embedded engine: offers <see cref="ChatOptions.Tools"/> to the model through its chat template
+/// (the OpenAI function shape the templates expect), renders earlier calls and results back into the conversation, finds
+/// the calls in what the model wrote, and, when a call is required (<see cref="ChatToolMode.RequireAny"/> or a named
+/// function), makes the model write one: the format's opening is put at the end of the prompt and JSON mode with a
+/// schema of the call (the function's name, its parameters schema) writes the rest.
+/// </summary>
+internal static class ToolCalling
+{
+    private const string HermesOpen = "<tool_call>";
+    private const string HermesClose = "</tool_call>";
+
+    // Microsoft.Extensions.AI's defaults (its converters for AI content types), on one line as the templates show results.
+    private static readonly JsonSerializerOptions Compact = new(AIJsonUtilities.DefaultOptions) { WriteIndented = false };
+
+    /// <summary>The format a chat template uses for tools (None when it has no tool support).</summary>
+    public static ToolCallFormat Detect(string? templateSource)
+    {
+        if (templateSource is null || !templateSource.Contains("tools", StringComparison.Ordinal)) return ToolCallFormat.None;
+        if (templateSource.Contains(HermesOpen, StringComparison.Ordinal)) return ToolCallFormat.Hermes;
+        if (templateSource.Contains("<|start_header_id|>", StringComparison.Ordinal) && templateSource.Contains("\"parameters\"", StringComparison.Ordinal))
+            return ToolCallFormat.Llama3Json;
+        return ToolCallFormat.None;
+    }
+
+    /// <summary>The text that starts a call in <paramref name="format"/> (held back while streaming), or null.</summary>
+    public static string? Opening(ToolCallFormat format) => format switch
+    {
+        ToolCallFormat.Hermes => HermesOpen,
+        ToolCallFormat.Llama3Json => "{\"name\"",
+        _ => null,
+    };
+
+    /// <summary>The functions offered, as the templates' <c>tools</c>: <c>{"type": "function", "function": {name, description, parameters}}</c>.</summary>
+    public static List<object?> ToolsForTemplate(IEnumerable<AIFunctionDeclaration> functions) =>
+        [.. functions.Select(f => (object?)new Dictionary<string, object?>
+        {
+            ["type"] = "function",
+            ["function"] = new Dictionary<string, object?>
+            {
+                ["name"] = f.Name,
+                ["description"] = f.Description,
+                ["parameters"] = f.JsonSchema,
+            },
+        })];
+
+    /// <summary>
+    /// One message as the templates expect it: <c>role</c>, <c>content</c>, and for an assistant's calls
+    /// <c>tool_calls</c> (<c>{"type": "function", "id", "function": {name, arguments}}</c>); a tool result is a
+    /// <c>tool</c> message whose content is the result (text as is, anything else as JSON) with <c>tool_call_id</c>.
+    /// </summary>
+    public static Dictionary<string, object?> MessageForTemplate(ChatMessage message)
+    {
+        var result = new Dictionary<string, object?>(StringComparer.Ordinal) { ["role"] = message.Role.Value, ["content"] = message.Text };
+        var calls = message.Contents.OfType<FunctionCallContent>().ToList();
+        if (calls.Count > 0)
+        {
+            result["tool_calls"] = calls.Select(c => (object?)new Dictionary<string, object?>
+            {
+                ["type"] = "function",
+                ["id"] = c.CallId,
+                ["function"] = new Dictionary<string, object?>
+                {
+                    ["name"] = c.Name,
+                    ["arguments"] = JsonSerializer.SerializeToElement(c.Arguments ?? new Dictionary<string, object?>(), Compact),
+                },
+            }).ToList();
+        }
+        var results = message.Contents.OfType<FunctionResultContent>().ToList();
+        if (results.Count > 0)
+        {
+            result["role"] = "tool";
+            result["tool_call_id"] = results[0].CallId;
+            result["content"] = string.Concat(results.Select(r => r.Result switch
+            {
+                null => "",
+                string s => s,
+                JsonElement { ValueKind: JsonValueKind.String } e => e.GetString(),
+                var other => JsonSerializer.Serialize(other, Compact),
+            }));
+        }
+        return result;
+    }
+
+    /// <summary>
+    /// Splits what the model wrote into text and calls. A call whose JSON does not parse, or lacks a name, stays text.
+    /// </summary>
+    public static (string Text, List<FunctionCallContent> Calls) Parse(string output, ToolCallFormat format)
+    {
+        var calls = new List<FunctionCallContent>();
+        switch (format)
+        {
+            case ToolCallFormat.Hermes:
+            {
+                var text = new StringBuilder();
+                var at = 0;
+                while (at < output.Length)
+                {
+                    var open = output.IndexOf(HermesOpen, at, StringComparison.Ordinal);
+                    if (open < 0) break;
+                    var close = output.IndexOf(HermesClose, open, StringComparison.Ordinal);
+                    var body = close < 0 ? output[(open + HermesOpen.Length)..] : output[(open + HermesOpen.Length)..close];
+                    if (Call(body, "arguments", calls.Count) is not { } call) break;
+                    calls.Add(call);
+                    text.Append(output, at, open - at);
+                    at = close < 0 ? output.Length : close + HermesClose.Length;
+                }
+                if (calls.Count == 0) return (output, calls);
+                text.Append(output, at, output.Length - at);
+                return (text.ToString().Trim(), calls);
+            }
+            case ToolCallFormat.Llama3Json:
+            {
+                var trimmed = output.Trim();
+                if (trimmed.StartsWith('{') && Call(trimmed, "parameters", 0) is { } call)
+                    return ("", [call]);
+                return (output, calls);
+            }
+            default:
+                return (output, calls);
+        }
+    }
+
+    // {"name": "...", "<argumentsKey>": {...}} → a call; anything else → null.
+    private static FunctionCallContent? Call(string json, string argumentsKey, int index)
+    {
+        try
+        {
+            using var doc = JsonDocument.Parse(json.Trim());
+            var root = doc.RootElement;
+            if (root.ValueKind != JsonValueKind.Object || !root.TryGetProperty("name", out var name) || name.ValueKind != JsonValueKind.String)
+                return null;
+            Dictionary<string, object?>? arguments = null;
+            if (root.TryGetProperty(argumentsKey, out var args) || root.TryGetProperty("arguments", out args))
+            {
+                if (args.ValueKind == JsonValueKind.String) // some models write the arguments as a JSON string
+                {
+                    using var inner = JsonDocument.Parse(args.GetString()!);
+                    args = inner.RootElement.Clone();
+                }
+                if (args.ValueKind != JsonValueKind.Object) return null;
+                arguments = args.EnumerateObject().ToDictionary(p => p.Name, p => (object?)p.Value.Clone(), StringComparer.Ordinal);
+            }
+            return new FunctionCallContent("call_" + index.ToString(System.Globalization.CultureInfo.InvariantCulture) + "_" + Guid.NewGuid().ToString("N")[..8], name.GetString()!, arguments);
+        }
+        catch (JsonException)
+        {
+            return null;
+        }
+    }
+
+    /// <summary>
+    /// For a required call: the text put after the generation prompt (the format's opening) and the schema of the call
+    /// JSON mode then writes. One candidate function: its name and its parameters schema; several: one of their names
+    /// and an object of arguments. A parameters schema JSON mode cannot enforce is refused, naming the function.
+    /// </summary>
+    public static (string Prefix, JsonSchemaPlan Schema, string Suffix) Forced(ToolCallFormat format, IReadOnlyList<AIFunctionDeclaration> candidates)
+    {
+        var argumentsKey = format == ToolCallFormat.Llama3Json ? "parameters" : "arguments";
+        var names = JsonSerializer.Serialize(candidates.Select(c => c.Name).ToArray());
+        var arguments = candidates.Count == 1 ? candidates[0].JsonSchema.GetRawText() : """{"type": "object"}""";
+        using var schema = JsonDocument.Parse(
+            $$"""{"type": "object", "properties": {"name": {"enum": {{names}}}, "{{argumentsKey}}": {{arguments}}}, "required": ["name", "{{argumentsKey}}"], "additionalProperties": false}""");
+        JsonSchemaPlan plan;
+        try
+        {
+            plan = JsonSchemaPlan.Compile(schema.RootElement);
+        }
+        catch (ArgumentException ex)
+        {
+            throw new ArgumentException($"Tool '{candidates[0].Name}': its parameters schema cannot be enforced for a required call ({ex.Message})", ex);
+        }
+        return format switch
+        {
+            ToolCallFormat.Hermes => (HermesOpen + "\n", plan, "\n" + HermesClose),
+            ToolCallFormat.Llama3Json => ("", plan, ""),
+            _ => throw new ArgumentException("This model's chat template has no tool-call format, so a tool call cannot be required."),
+        };
+    }
+}
