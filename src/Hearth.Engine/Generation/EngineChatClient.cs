@@ -52,6 +52,7 @@ public sealed class EngineChatClient : IChatClient
     private readonly TransformerModel _model;
     private readonly TextGenerator _generator;
     private readonly ChatTemplate? _template;
+    private readonly ToolCallFormat _toolFormat;
     private readonly string _modelId;
     private readonly Dictionary<string, (LoraAdapter Adapter, float DefaultScale)> _adapters = new(StringComparer.Ordinal);
     private readonly ConcurrentDictionary<(string, float), LoraSet> _adapterSets = new();
@@ -60,6 +61,7 @@ public sealed class EngineChatClient : IChatClient
     {
         _model = model;
         _template = template;
+        _toolFormat = ToolCalling.Detect(template?.Source);
         _modelId = modelId;
         _generator = new TextGenerator(model, tokenizer, threads);
         Metadata = new ChatClientMetadata("hearth-embedded", defaultModelId: modelId);
@@ -169,12 +171,16 @@ public sealed class EngineChatClient : IChatClient
     public async Task<ChatResponse> GetResponseAsync(IEnumerable<ChatMessage> messages, ChatOptions? options = null, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(messages);
-        var (prompt, generation) = Prepare(messages, options);
+        var (prompt, generation, tools) = Prepare(messages, options);
         var result = await Task.Run(() => _generator.Generate(prompt, generation, null, cancellationToken), cancellationToken);
-        return new ChatResponse(new ChatMessage(ChatRole.Assistant, result.Text))
+        var message = new ChatMessage(ChatRole.Assistant, result.Text);
+        var calls = tools is null ? [] : tools.Calls(result);
+        if (calls.Count > 0)
+            message = new ChatMessage(ChatRole.Assistant, [.. tools!.TextBesideCalls(result) is { Length: > 0 } text ? [new TextContent(text)] : Array.Empty<AIContent>(), .. calls]);
+        return new ChatResponse(message)
         {
             ModelId = _modelId,
-            FinishReason = Finish(result.StopReason),
+            FinishReason = calls.Count > 0 ? ChatFinishReason.ToolCalls : Finish(result.StopReason),
             Usage = Usage(result),
             CreatedAt = DateTimeOffset.UtcNow,
         };
@@ -184,7 +190,8 @@ public sealed class EngineChatClient : IChatClient
     public async IAsyncEnumerable<ChatResponseUpdate> GetStreamingResponseAsync(IEnumerable<ChatMessage> messages, ChatOptions? options = null, [EnumeratorCancellation] CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(messages);
-        var (prompt, generation) = Prepare(messages, options);
+        var (prompt, generation, tools) = Prepare(messages, options);
+        var stream = new ToolCallStream(tools is null ? null : tools.Forced ? "" : ToolCalling.Opening(tools.Format));
         var channel = Channel.CreateUnbounded<ChatResponseUpdate>(new UnboundedChannelOptions { SingleReader = true, SingleWriter = true });
         using var stop = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
         var responseId = Guid.NewGuid().ToString("N");
@@ -194,16 +201,19 @@ public sealed class EngineChatClient : IChatClient
             {
                 var result = _generator.Generate(prompt, generation, u =>
                 {
-                    if (u.Text.Length > 0)
-                        channel.Writer.TryWrite(new ChatResponseUpdate(ChatRole.Assistant, u.Text) { ResponseId = responseId, ModelId = _modelId });
+                    if (stream.Push(u.Text) is { Length: > 0 } text)
+                        channel.Writer.TryWrite(new ChatResponseUpdate(ChatRole.Assistant, text) { ResponseId = responseId, ModelId = _modelId });
                 }, stop.Token);
+                var calls = tools is null ? [] : tools.Calls(result);
+                if (calls.Count == 0 && stream.Rest() is { Length: > 0 } rest)
+                    channel.Writer.TryWrite(new ChatResponseUpdate(ChatRole.Assistant, rest) { ResponseId = responseId, ModelId = _modelId });
                 channel.Writer.TryWrite(new ChatResponseUpdate
                 {
                     Role = ChatRole.Assistant,
                     ResponseId = responseId,
                     ModelId = _modelId,
-                    FinishReason = Finish(result.StopReason),
-                    Contents = [new UsageContent(Usage(result))],
+                    FinishReason = calls.Count > 0 ? ChatFinishReason.ToolCalls : Finish(result.StopReason),
+                    Contents = [.. calls, new UsageContent(Usage(result))],
                 });
                 channel.Writer.TryComplete();
             }
@@ -245,31 +255,71 @@ public sealed class EngineChatClient : IChatClient
         _model.Dispose();
     }
 
-    /// <summary>Renders the messages with the model's chat template and tokenizes the result.</summary>
-    internal IReadOnlyList<int> BuildPrompt(IEnumerable<ChatMessage> messages, bool raw = false)
+    /// <summary>
+    /// Renders the messages with the model's chat template (with <paramref name="tools"/> offered, and
+    /// <paramref name="prefix"/> after the generation prompt) and tokenizes the result.
+    /// </summary>
+    internal IReadOnlyList<int> BuildPrompt(IEnumerable<ChatMessage> messages, bool raw = false, List<object?>? tools = null, string prefix = "")
     {
         var tokenizer = _generator.Tokenizer;
-        var list = messages.Select(m => (Role: m.Role.Value, Content: m.Text)).ToList();
+        var list = messages.ToList();
         if (list.Count == 0)
             throw new ArgumentException("At least one message is required.", nameof(messages));
         string text;
         if (_template is null || raw)
         {
-            text = string.Join("\n", list.Select(m => m.Content));
+            text = string.Join("\n", list.Select(m => m.Text));
             return tokenizer.Encode(text, addSpecial: true, parseSpecial: false);
         }
         var bos = tokenizer.Bos >= 0 ? tokenizer.TokenText(tokenizer.Bos) : "";
         var eos = tokenizer.Eos >= 0 ? tokenizer.TokenText(tokenizer.Eos) : "";
-        text = _template.Render(list, addGenerationPrompt: true, bos, eos);
+        text = _template.Render(list.Select(ToolCalling.MessageForTemplate), addGenerationPrompt: true, bos, eos, tools) + prefix;
         // Templates usually write the BOS text themselves; do not add a second one.
         var addSpecial = bos.Length == 0 || !text.StartsWith(bos, StringComparison.Ordinal);
         return tokenizer.Encode(text, addSpecial, parseSpecial: true);
     }
 
-    private (IReadOnlyList<int> Prompt, GenerationOptions Options) Prepare(IEnumerable<ChatMessage> messages, ChatOptions? options)
+    /// <summary>A turn on which functions are offered: how calls are written, and for a required call what was put
+    /// in front of the answer and what closes it.</summary>
+    private sealed record ToolTurn(ToolCallFormat Format, bool Forced, string Prefix, string Suffix)
+    {
+        private string Whole(GenerationResult r) =>
+            Prefix + r.Text + (Forced && r.StopReason == StopReason.EndOfGeneration ? Suffix : "");
+
+        public List<FunctionCallContent> Calls(GenerationResult r) => ToolCalling.Parse(Whole(r), Format).Calls;
+
+        public string TextBesideCalls(GenerationResult r) => ToolCalling.Parse(Whole(r), Format).Text;
+    }
+
+    // Functions offered this turn (ChatOptions.Tools, unless the mode is none), the calls' format, a required call.
+    private (List<object?>? Tools, ToolTurn? Turn, string Prefix, JsonSchemaPlan? Schema) ToolsFor(ChatOptions? options, bool raw)
+    {
+        var functions = options?.Tools?.OfType<AIFunctionDeclaration>().ToList() ?? [];
+        if (functions.Count == 0 || options!.ToolMode is NoneChatToolMode)
+            return (null, null, "", null);
+        if (raw || _toolFormat == ToolCallFormat.None)
+            throw new ArgumentException($"Model '{_modelId}' does not support tools: {(raw ? "a raw prompt has no chat template" : "its chat template renders none")}.", nameof(options));
+        if (options.ToolMode is not RequiredChatToolMode required)
+            return (ToolCalling.ToolsForTemplate(functions), new ToolTurn(_toolFormat, false, "", ""), "", null);
+        var candidates = required.RequiredFunctionName is { } name
+            ? [functions.FirstOrDefault(f => f.Name == name) ?? throw new ArgumentException($"The required function '{name}' is not among the tools ({string.Join(", ", functions.Select(f => f.Name))}).", nameof(options))]
+            : functions;
+        try
+        {
+            var (prefix, schema, suffix) = ToolCalling.Forced(_toolFormat, candidates);
+            return (ToolCalling.ToolsForTemplate(functions), new ToolTurn(_toolFormat, true, prefix, suffix), prefix, schema);
+        }
+        catch (ArgumentException ex)
+        {
+            throw new ArgumentException(ex.Message, nameof(options), ex);
+        }
+    }
+
+    private (IReadOnlyList<int> Prompt, GenerationOptions Options, ToolTurn? Tools) Prepare(IEnumerable<ChatMessage> messages, ChatOptions? options)
     {
         var raw = options?.AdditionalProperties?.TryGetValue(EngineChatOptionKeys.RawPrompt, out var r) == true && r is true;
-        var prompt = BuildPrompt(messages, raw);
+        var (tools, turn, prefix, callSchema) = ToolsFor(options, raw);
+        var prompt = BuildPrompt(messages, raw, tools, prefix);
         var sampling = options?.Temperature is 0f
             ? SamplingOptions.Greedy
             : new SamplingOptions
@@ -296,10 +346,10 @@ public sealed class EngineChatClient : IChatClient
             StopStrings = options?.StopSequences is { } stops ? [.. stops] : [],
             Adapters = AdaptersFor(options),
             Json = options?.ResponseFormat is ChatResponseFormatJson,
-            JsonSchema = SchemaFor(options?.ResponseFormat),
+            JsonSchema = callSchema ?? SchemaFor(options?.ResponseFormat), // a required call is written as JSON of its own schema
         };
         generation.Validate();
-        return (prompt, generation);
+        return (prompt, generation, turn);
     }
 
     // ChatResponseFormat.Json: one JSON object (JSON mode); with a schema, one that matches it (JsonSchemaPlan says

@@ -198,3 +198,55 @@ internal static class ToolCalling
         };
     }
 }
+
+/// <summary>
+/// Streams an answer that may turn into tool calls: text is passed on until the format's opening appears (held back
+/// while the tail could still be the start of it); from the opening on nothing more is streamed, and the calls are read
+/// from the whole text at the end.
+/// </summary>
+internal sealed class ToolCallStream(string? opening)
+{
+    private readonly StringBuilder _text = new();
+    private int _emitted;
+    private bool _calling;
+
+    /// <summary>Everything generated so far.</summary>
+    public string Text => _text.ToString();
+
+    /// <summary>Adds generated text; returns what may be shown now.</summary>
+    public string Push(string piece)
+    {
+        _text.Append(piece);
+        if (opening is null) return Take(_text.Length);
+        if (_calling) return "";
+        var all = _text.ToString();
+        var at = all.IndexOf(opening, Math.Max(0, _emitted - opening.Length), StringComparison.Ordinal);
+        if (at >= 0)
+        {
+            _calling = true;
+            return Take(at);
+        }
+        // Hold back a tail that could be the beginning of the opening.
+        var hold = 0;
+        for (var n = Math.Min(opening.Length - 1, all.Length); n > 0; n--)
+        {
+            if (all.AsSpan(all.Length - n).SequenceEqual(opening.AsSpan(0, n)))
+            {
+                hold = n;
+                break;
+            }
+        }
+        return Take(all.Length - hold);
+    }
+
+    /// <summary>The text not yet shown, once it is known there are no calls.</summary>
+    public string Rest() => Take(_text.Length);
+
+    private string Take(int upTo)
+    {
+        if (upTo <= _emitted) return "";
+        var s = _text.ToString(_emitted, upTo - _emitted);
+        _emitted = upTo;
+        return s;
+    }
+}

@@ -98,4 +98,85 @@ public sealed class ToolCallingTests
         Assert.Contains("'odd'", ex.Message, StringComparison.Ordinal);
         Assert.Throws<ArgumentException>(() => ToolCalling.Forced(ToolCallFormat.None, [Weather()]));
     }
+
+    // Parameters a tiny random model finishes quickly (an enum and an integer); a free string could run to the token limit.
+    internal static AIFunctionDeclaration Forecast() => AIFunctionFactory.CreateDeclaration("get_forecast", "Forecast for a city",
+        JsonDocument.Parse("""{"type": "object", "properties": {"city": {"enum": ["Paris", "Oslo"]}, "days": {"type": "integer"}}, "required": ["city", "days"]}""").RootElement);
+
+    private static EngineChatClient Qwen() => EngineChatClient.Open(Fixtures.File("qwen3", "qwen3-F32_embQ4_0.gguf"), new EngineOptions { Threads = 1 });
+
+    [Fact]
+    public async Task ARequiredCallComesBackAsAFunctionCallStreamedOrNot()
+    {
+        using var client = Qwen();
+        ChatMessage[] messages = [new(ChatRole.User, "What's the weather in Paris?")];
+        var options = new ChatOptions { Temperature = 0, MaxOutputTokens = 120, Tools = [Weather(), Forecast()], ToolMode = ChatToolMode.RequireSpecific("get_forecast") };
+        var response = await client.GetResponseAsync(messages, options);
+        Assert.Equal(ChatFinishReason.ToolCalls, response.FinishReason);
+        var call = Assert.Single(response.Messages.SelectMany(m => m.Contents).OfType<FunctionCallContent>());
+        Assert.Equal("get_forecast", call.Name);
+        Assert.Contains(((JsonElement)call.Arguments!["city"]!).GetString(), new[] { "Paris", "Oslo" });
+        Assert.Equal(JsonValueKind.Number, ((JsonElement)call.Arguments["days"]!).ValueKind);
+        Assert.Equal("", response.Text);
+
+        var updates = new List<ChatResponseUpdate>();
+        await foreach (var u in client.GetStreamingResponseAsync(messages, options))
+            updates.Add(u);
+        Assert.Equal("", string.Concat(updates.Select(u => u.Text))); // the call's JSON is not streamed as text
+        var streamed = Assert.Single(updates.SelectMany(u => u.Contents).OfType<FunctionCallContent>());
+        Assert.Equal(call.Name, streamed.Name);
+        Assert.Equal(((JsonElement)call.Arguments["city"]!).GetString(), ((JsonElement)streamed.Arguments!["city"]!).GetString());
+        Assert.Equal(ChatFinishReason.ToolCalls, updates.Last().FinishReason);
+    }
+
+    [Fact]
+    public async Task FunctionInvocationRunsTheCalledFunctionAndSendsItsResultBack()
+    {
+        // Microsoft.Extensions.AI's agent loop on the embedded engine: the required call is invoked with the model's
+        // arguments, its result goes back in a tool message, and the model answers.
+        using var client = Qwen();
+        var calls = new List<int>();
+        var function = AIFunctionFactory.Create((int days) => { calls.Add(days); return $"sunny for {days} days"; }, "get_forecast", "Forecast for the next days");
+        using var agent = new ChatClientBuilder(client).UseFunctionInvocation().Build();
+        var response = await agent.GetResponseAsync([new ChatMessage(ChatRole.User, "What's the weather in Paris?")],
+            new ChatOptions { Temperature = 0, MaxOutputTokens = 60, Tools = [function], ToolMode = ChatToolMode.RequireAny });
+        Assert.Single(calls);
+        var result = Assert.Single(response.Messages.SelectMany(m => m.Contents).OfType<FunctionResultContent>());
+        Assert.Equal($"sunny for {calls[0]} days", result.Result?.ToString());
+        Assert.Equal(ChatRole.Assistant, response.Messages[^1].Role);
+    }
+
+    [Fact]
+    public async Task ToolsAreRefusedWhereTheModelCannotTakeThemAndIgnoredWhenTheModeIsNone()
+    {
+        using (var stories = EngineChatClient.Open(Fixtures.Stories260K, new EngineOptions { Threads = 1 }))
+        {
+            var ex = await Assert.ThrowsAsync<ArgumentException>(() => stories.GetResponseAsync("Hi", new ChatOptions { Tools = [Weather()] }));
+            Assert.Contains("does not support tools", ex.Message, StringComparison.Ordinal);
+            var none = await stories.GetResponseAsync("Once upon a time", new ChatOptions { Temperature = 0, MaxOutputTokens = 5, Tools = [Weather()], ToolMode = ChatToolMode.None });
+            Assert.NotEqual("", none.Text);
+        }
+        using var qwen = Qwen();
+        var unknown = await Assert.ThrowsAsync<ArgumentException>(() => qwen.GetResponseAsync("Hi",
+            new ChatOptions { Tools = [Weather()], ToolMode = ChatToolMode.RequireSpecific("book_flight") }));
+        Assert.Contains("'book_flight' is not among the tools (get_weather)", unknown.Message, StringComparison.Ordinal);
+        Assert.Equal("options", unknown.ParamName);
+    }
+
+    [Fact]
+    public void TheStreamHoldsBackTheOpeningAndWhatFollowsIt()
+    {
+        var stream = new ToolCallStream("<tool_call>");
+        Assert.Equal("Let me ", stream.Push("Let me "));
+        Assert.Equal("check", stream.Push("check<tool"));   // "<tool" could start the opening
+        Assert.Equal("", stream.Push("_call>\n{\"name\""));
+        Assert.Equal("", stream.Push(": \"f\"}"));
+        Assert.Equal("Let me check<tool_call>\n{\"name\": \"f\"}", stream.Text);
+
+        var plain = new ToolCallStream("<tool_call>");
+        Assert.Equal("a ", plain.Push("a <to"));
+        Assert.Equal("<tob", plain.Push("b"));               // not the opening after all
+        Assert.Equal("", plain.Push("<"));
+        Assert.Equal("<", plain.Rest());
+    }
 }
