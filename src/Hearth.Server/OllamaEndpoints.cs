@@ -170,7 +170,8 @@ internal static class OllamaEndpoints
             ["template"] = file.Metadata.ChatTemplate ?? "",
             ["details"] = ModelCatalog.Details(manifest),
             ["model_info"] = info,
-            ["capabilities"] = new JsonArray("completion"),
+            ["capabilities"] = Hearth.Engine.Generation.ToolCalling.Detect(file.Metadata.ChatTemplate) == Hearth.Engine.Generation.ToolCallFormat.None
+                ? new JsonArray("completion") : new JsonArray("completion", "tools"),
             ["modified_at"] = (manifest?.PulledAt ?? File.GetLastWriteTimeUtc(path)).ToString("O", CultureInfo.InvariantCulture),
         };
     }
@@ -201,7 +202,12 @@ internal static class OllamaEndpoints
                     "tool" => ChatRole.Tool,
                     var other => throw ApiException.BadRequest($"'{prefix}.role' must be system, user, assistant or tool; got '{other}'"),
                 };
-                messages.Add(new ChatMessage(role, Json.String(m, "content", prefix) ?? ""));
+                var text = Json.String(m, "content", prefix) ?? "";
+                var calls = role == ChatRole.Assistant ? ToolWire.Calls(m, prefix, argumentsAsString: false) : [];
+                messages.Add(role == ChatRole.Tool
+                    ? new ChatMessage(role, [new FunctionResultContent(Json.String(m, "tool_call_id", prefix) ?? "", text)])
+                    : calls.Count == 0 ? new ChatMessage(role, text)
+                    : new ChatMessage(role, [.. text.Length > 0 ? [new TextContent(text)] : Array.Empty<AIContent>(), .. calls]));
             }
         }
         else
@@ -250,6 +256,8 @@ internal static class OllamaEndpoints
         }
 
         options.MaxOutputTokens ??= server.Options.DefaultMaxTokens;
+        if (chat)
+            options.Tools = ToolWire.Tools(body);
         var started = DateTimeOffset.UtcNow;
         using var slot = await server.EnterSlotAsync(ct).ConfigureAwait(false);
         if (!stream)
@@ -259,6 +267,8 @@ internal static class OllamaEndpoints
             http.Response.Headers["x-hearth-route"] = HearthServerContext.RouteHeader(response.AdditionalProperties, options, answered);
             server.Metrics.Tokens(response.Usage?.InputTokenCount ?? 0, response.Usage?.OutputTokenCount ?? 0);
             var final = Final(answered, chat, response.Text, response.FinishReason, response.Usage, started);
+            if (chat && ToolWire.CallsJson(response.Messages.SelectMany(m => m.Contents), openAi: false) is { } calls)
+                final["message"]!["tool_calls"] = calls;
             http.Response.ContentType = "application/json";
             await http.Response.WriteAsync(final.ToJsonString(), ct).ConfigureAwait(false);
             return;
@@ -285,6 +295,12 @@ internal static class OllamaEndpoints
 
                 if (u.Text.Length > 0)
                     await Line(http, Partial(answeredModel, chat, u.Text), ct).ConfigureAwait(false);
+                if (chat && ToolWire.CallsJson(u.Contents, openAi: false) is { } calls)
+                {
+                    var partial = Partial(answeredModel, chat, "");
+                    partial["message"]!["tool_calls"] = calls;
+                    await Line(http, partial, ct).ConfigureAwait(false);
+                }
                 more = await updates.MoveNextAsync().ConfigureAwait(false);
             }
         }

@@ -100,6 +100,9 @@ internal static class OpenAIEndpoints
             };
         }
 
+        options.Tools = ToolWire.Tools(body);
+        options.ToolMode = ToolWire.Choice(body);
+
         _ = Json.Integer(body, "n", 1, 1); // one choice per request
         var stream = Json.Bool(body, "stream") ?? false;
         var includeUsage = Json.Bool(Json.Object(body, "stream_options") ?? [], "include_usage", "stream_options") ?? false;
@@ -114,8 +117,15 @@ internal static class OpenAIEndpoints
             http.Response.Headers["x-hearth-route"] = HearthServerContext.RouteHeader(response.AdditionalProperties, options, answered);
             var usage = Usage(response.Usage);
             server.Metrics.Tokens(response.Usage?.InputTokenCount ?? 0, response.Usage?.OutputTokenCount ?? 0);
+            var message = new JsonObject { ["role"] = "assistant", ["content"] = response.Text };
+            if (ToolWire.CallsJson(response.Messages.SelectMany(m => m.Contents), openAi: true) is { } calls)
+            {
+                message["tool_calls"] = calls;
+                if (response.Text.Length == 0)
+                    message["content"] = null;
+            }
             var choice = chat
-                ? new JsonObject { ["index"] = 0, ["message"] = new JsonObject { ["role"] = "assistant", ["content"] = response.Text }, ["logprobs"] = null, ["finish_reason"] = Finish(response.FinishReason) }
+                ? new JsonObject { ["index"] = 0, ["message"] = message, ["logprobs"] = null, ["finish_reason"] = Finish(response.FinishReason) }
                 : new JsonObject { ["index"] = 0, ["text"] = response.Text, ["logprobs"] = null, ["finish_reason"] = Finish(response.FinishReason) };
             var result = new JsonObject
             {
@@ -138,6 +148,7 @@ internal static class OpenAIEndpoints
         UsageDetails? usageDetails = null;
         ChatFinishReason? finish = null;
         var sentRole = false;
+        var callIndex = 0;
         try
         {
             while (more)
@@ -148,6 +159,16 @@ internal static class OpenAIEndpoints
                 {
                     if (c is UsageContent uc)
                         usageDetails = uc.Details;
+                }
+
+                if (chat && ToolWire.CallsJson(u.Contents, openAi: true, callIndex) is { } calls)
+                {
+                    var delta = new JsonObject { ["tool_calls"] = calls };
+                    if (!sentRole)
+                        delta.Insert(0, "role", "assistant");
+                    sentRole = true;
+                    callIndex += calls.Count;
+                    await Sse(http, Chunk(id, created, answeredModel, chat, delta, "", null), ct).ConfigureAwait(false);
                 }
 
                 if (u.Text.Length > 0 || (chat && !sentRole))
@@ -203,7 +224,8 @@ internal static class OpenAIEndpoints
         await http.Response.Body.FlushAsync(ct).ConfigureAwait(false);
     }
 
-    private static string Finish(ChatFinishReason? reason) => reason == ChatFinishReason.Length ? "length" : "stop";
+    private static string Finish(ChatFinishReason? reason) =>
+        reason == ChatFinishReason.Length ? "length" : reason == ChatFinishReason.ToolCalls ? "tool_calls" : "stop";
 
     private static JsonObject Usage(UsageDetails? u) => new()
     {
@@ -249,7 +271,13 @@ internal static class OpenAIEndpoints
                     throw ApiException.BadRequest($"'{prefix}.content' must be a string or an array of text parts", prefix + ".content");
             }
 
-            result.Add(new ChatMessage(role, text));
+            if (role == ChatRole.Tool)
+            {
+                result.Add(new ChatMessage(role, [new FunctionResultContent(Json.String(m, "tool_call_id", prefix) ?? "", text)]));
+                continue;
+            }
+            var calls = role == ChatRole.Assistant ? ToolWire.Calls(m, prefix, argumentsAsString: true) : [];
+            result.Add(calls.Count == 0 ? new ChatMessage(role, text) : new ChatMessage(role, [.. text.Length > 0 ? [new TextContent(text)] : Array.Empty<AIContent>(), .. calls]));
         }
 
         return result;
