@@ -102,6 +102,33 @@ public sealed class JsonModeTests
         Assert.Equal(HttpStatusCode.OK, ok.StatusCode);
     }
 
+    [Theory]
+    [InlineData("""{"response_format": {"type": "json_schema", "json_schema": {"name": "cat", "schema": {"type": "object", "not": {}}}}}""", "#/not")]
+    [InlineData("""{"response_format": {"type": "json_schema", "json_schema": {"name": "cat", "schema": {"type": "object", "properties": {"a": {"type": 7}}}}}}""", "#/properties/a/type")]
+    [InlineData("""{"response_format": {"type": "json_schema", "json_schema": {"name": "cat", "schema": {"type": "object", "properties": {"a": {}}, "required": "a"}}}}""", "#/required")]
+    [InlineData("""{"logit_bias": {"99999": 1}}""", "token 99999")]
+    public async Task StreamedRequestsTheEngineCannotServeGet400BeforeTheStreamStarts(string extra, string message)
+    {
+        // The refusal comes from the engine, after the request was read: a stream must still be answered with a 400
+        // JSON error, not a 200 event stream that carries it.
+        await using var s = await TestServer.StartAsync();
+        var body = Chat(JsonNode.Parse(extra)!.AsObject());
+        body["stream"] = true;
+        using var r = await s.Http.PostAsync("/v1/chat/completions", ClientTests.Body(body));
+        Assert.Equal(HttpStatusCode.BadRequest, r.StatusCode);
+        Assert.StartsWith("application/json", r.Content.Headers.ContentType?.MediaType, StringComparison.Ordinal);
+        Assert.Contains(message, (string?)(await Read(r))["error"]!["message"], StringComparison.Ordinal);
+
+        // Ollama streams by default.
+        if (JsonNode.Parse(extra)!["response_format"]?["json_schema"]?["schema"] is { } schema)
+        {
+            var generate = new JsonObject { ["model"] = TestServer.Model, ["prompt"] = "Once upon a time", ["format"] = schema.DeepClone(), ["options"] = new JsonObject { ["temperature"] = 0, ["num_predict"] = 10 } };
+            using var o = await s.Http.PostAsync("/api/generate", ClientTests.Body(generate));
+            Assert.Equal(HttpStatusCode.BadRequest, o.StatusCode);
+            Assert.Contains(message, (string?)(await Read(o))["error"], StringComparison.Ordinal);
+        }
+    }
+
     [Fact]
     public async Task OllamaFormatJsonIsJsonModeAndOtherFormatsAreNamed()
     {
