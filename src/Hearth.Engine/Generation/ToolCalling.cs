@@ -219,24 +219,26 @@ internal sealed class ToolCallStream(string? opening)
         _text.Append(piece);
         if (opening is null) return Take(_text.Length);
         if (_calling) return "";
-        var all = _text.ToString();
-        var at = all.IndexOf(opening, Math.Max(0, _emitted - opening.Length), StringComparison.Ordinal);
+        // Only the text not yet shown (less than the opening's length behind) and the new piece can hold the opening.
+        var from = Math.Max(0, _emitted - opening.Length);
+        var tail = _text.ToString(from, _text.Length - from);
+        var at = tail.IndexOf(opening, StringComparison.Ordinal);
         if (at >= 0)
         {
             _calling = true;
-            return Take(at);
+            return Take(from + at);
         }
         // Hold back a tail that could be the beginning of the opening.
         var hold = 0;
-        for (var n = Math.Min(opening.Length - 1, all.Length); n > 0; n--)
+        for (var n = Math.Min(opening.Length - 1, tail.Length); n > 0; n--)
         {
-            if (all.AsSpan(all.Length - n).SequenceEqual(opening.AsSpan(0, n)))
+            if (tail.AsSpan(tail.Length - n).SequenceEqual(opening.AsSpan(0, n)))
             {
                 hold = n;
                 break;
             }
         }
-        return Take(all.Length - hold);
+        return Take(_text.Length - hold);
     }
 
     /// <summary>The text not yet shown, once it is known there are no calls.</summary>
