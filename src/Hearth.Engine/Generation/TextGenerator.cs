@@ -57,14 +57,17 @@ internal sealed class TextGenerator(TransformerModel model, Tokenizer tokenizer,
         {
             cancellationToken.ThrowIfCancellationRequested();
             var token = sampler.Sample(logits, System.Runtime.InteropServices.CollectionsMarshal.AsSpan(history));
-            if (json is not null && !JsonAllows(json, token))
+            if (json is not null && !JsonAllows(json, token, options.RenderSpecialTokens))
             {
-                // Sampling first and masking only when the choice is refused gives the masked distribution exactly
-                // (a refused draw is redrawn from the allowed tokens alone) and skips the vocabulary scan most steps.
-                MaskForJson(json, logits, masked!);
+                // Sampling first and masking only when the choice is refused skips the vocabulary scan most steps; the
+                // refused draw is redrawn from the allowed tokens alone (exactly the masked distribution when no top-k,
+                // top-p or min-p cut applies; with them, llama.cpp's same sample-then-resample).
+                MaskForJson(json, logits, masked!, options.RenderSpecialTokens);
                 token = sampler.Sample(masked, System.Runtime.InteropServices.CollectionsMarshal.AsSpan(history));
             }
-            json?.Accept(Tokenizer.TokenToPiece(token));
+            // The constraint reads the bytes the decoder writes (an unknown token is written as nothing unless rendered).
+            if (json is not null && !json.Accept(Tokenizer.TokenToPiece(token, options.RenderSpecialTokens)))
+                throw new InvalidOperationException("JSON mode: the logit bias bans every token that can continue the JSON output.");
             if (options.StopAtEndOfGeneration && Tokenizer.IsEndOfGeneration(token))
             {
                 reason = StopReason.EndOfGeneration;
@@ -121,15 +124,15 @@ internal sealed class TextGenerator(TransformerModel model, Tokenizer tokenizer,
         return new GenerationResult(prompt, generated, text.ToString(), reason, promptTime, sw.Elapsed);
     }
 
-    private bool JsonAllows(JsonConstraint json, int token) =>
-        !Tokenizer.IsEndOfGeneration(token) && !Tokenizer.IsControl(token) && json.CanAccept(Tokenizer.TokenToPiece(token));
+    private bool JsonAllows(JsonConstraint json, int token, bool special) =>
+        !Tokenizer.IsEndOfGeneration(token) && !Tokenizer.IsControl(token) && json.CanAccept(Tokenizer.TokenToPiece(token, special));
 
-    private void MaskForJson(JsonConstraint json, ReadOnlySpan<float> logits, float[] masked)
+    private void MaskForJson(JsonConstraint json, ReadOnlySpan<float> logits, float[] masked, bool special)
     {
         var any = false;
         for (var t = 0; t < masked.Length; t++)
         {
-            var allowed = JsonAllows(json, t);
+            var allowed = JsonAllows(json, t, special);
             masked[t] = allowed ? logits[t] : float.NegativeInfinity;
             any |= allowed;
         }

@@ -8,7 +8,8 @@ namespace Hearth.Engine.Sampling;
 /// rule llama.cpp's JSON grammar uses), and nesting is bounded by <see cref="MaxDepth"/>, so a model cannot stall in
 /// blank lines or endless brackets. With a <see cref="JsonSchemaPlan"/>, values must also match the schema: property
 /// names are spelled from the declared ones (each once), the required ones come before the object closes, and types,
-/// enums, items and item counts hold. The state is a small value copied per test (with the open levels of the stack), so checking a token allocates
+/// enums, items and item counts hold; a key, item or bracket is allowed only where the nesting its value needs still
+/// fits under <see cref="MaxDepth"/>, so no reachable state is a dead end. The state is a small value copied per test (with the open levels of the stack), so checking a token allocates
 /// nothing and leaves the state unchanged.
 /// </summary>
 internal sealed class JsonConstraint(JsonSchemaPlan? schema = null)
@@ -202,14 +203,15 @@ internal sealed class JsonConstraint(JsonSchemaPlan? schema = null)
                     if (b == (byte)',')
                     {
                         s.Mode = Mode.ObjectKey;
-                        return top.Node < 0 || !_nodes[top.Node].Closed || Unseen(top) != 0; // a property must be left to write
+                        return top.Node < 0 || !_nodes[top.Node].Closed || Writable(top, s.Depth) != 0; // a property must be left to write
                     }
                     return b == (byte)'}' && CloseObject(ref s, f);
                 }
                 if (b == (byte)',')
                 {
                     s.Mode = Mode.Value;
-                    return top.Node < 0 || top.Count < _nodes[top.Node].MaxItems;
+                    // Room for one more item, and for the nesting it needs.
+                    return top.Node < 0 || (top.Count < _nodes[top.Node].MaxItems && s.Depth + Need(_nodes[top.Node].Items) <= MaxDepth);
                 }
                 return b == (byte)']' && CloseArray(ref s, f);
             default: // Done: only trailing whitespace
@@ -222,6 +224,24 @@ internal sealed class JsonConstraint(JsonSchemaPlan? schema = null)
         var count = _nodes[frame.Node].Names.Length;
         var all = count == 64 ? ulong.MaxValue : (1UL << count) - 1;
         return all & ~frame.Seen;
+    }
+
+    // The least nesting a value of the node needs (0: a scalar will do).
+    private int Need(int node) => node < 0 ? 0 : _nodes[node].MinDepth;
+
+    // Declared properties not yet written whose value still fits under MaxDepth at this depth: a key is offered only
+    // when some value can follow it (a required one always can: its object was opened only with room for it).
+    private ulong Writable(in Frame frame, int depth)
+    {
+        var n = _nodes[frame.Node];
+        var writable = Unseen(frame);
+        if (depth + n.ChildDepth <= MaxDepth) return writable;
+        for (var i = 0; i < n.Children.Length; i++)
+        {
+            if (depth + Need(n.Children[i]) > MaxDepth)
+                writable &= ~(1UL << i);
+        }
+        return writable;
     }
 
     // An array item starts: the array's item schema applies, and it must not be one too many.
@@ -310,7 +330,7 @@ internal sealed class JsonConstraint(JsonSchemaPlan? schema = null)
             s.ValueNode = AnyNode;
             return true;
         }
-        s.Candidates = Unseen(top);
+        s.Candidates = Writable(top, s.Depth);
         if (s.Candidates == 0) return false;
         s.Mode = Mode.Key;
         s.MatchNode = top.Node;
@@ -416,9 +436,11 @@ internal sealed class JsonConstraint(JsonSchemaPlan? schema = null)
         return true;
     }
 
-    private static bool Push(ref State s, Frame[] f, byte open, int node)
+    private bool Push(ref State s, Frame[] f, byte open, int node)
     {
-        if (s.Depth == MaxDepth) return false;
+        // The bracket, and the nesting its required members or minimum items need, must fit under MaxDepth.
+        var need = node < 0 ? 1 : open == (byte)'{' ? _nodes[node].ObjectDepth : _nodes[node].ArrayDepth;
+        if (s.Depth + need > MaxDepth) return false;
         f[s.Depth++] = new Frame { Open = open, Node = node };
         s.Mode = open == (byte)'{' ? Mode.ObjectOpen : Mode.ArrayOpen;
         return true;

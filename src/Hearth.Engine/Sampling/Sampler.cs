@@ -96,13 +96,18 @@ internal sealed class Sampler
         Softmax(v, _logits, ids, 1f / o.Temperature);
         var r = NextDouble();
         double acc = 0;
+        var last = 0;
         for (var i = 0; i < n; i++)
         {
+            if (!(v[i] > 0))
+                continue; // no chance (a banned or masked token)
             acc += v[i];
+            last = i;
             if (r < acc)
                 return ids[i];
         }
-        return ids[n - 1];
+        // Rounding left the sum just under 1 and the draw above it: the last candidate with a chance, not one without.
+        return ids[last];
     }
 
     /// <summary>Index of the largest value (lowest index on ties).</summary>

@@ -51,6 +51,50 @@ public sealed class JsonModeTests
         Assert.Equal(new string('}', 50), free.Text);
     }
 
+    [Fact]
+    public void ALogitBiasThatBansEveryWayOnIsAnErrorNotInvalidJson()
+    {
+        // Every token that could open the object is banned: the masked redraw has only -inf left. The generation
+        // must fail rather than emit a token JSON mode refused (and go on from a state that never saw it).
+        using var client = EngineChatClient.Open(Fixtures.Stories260K, new EngineOptions { Threads = 1 });
+        var g = client.Generator;
+        var opening = Enumerable.Range(0, g.Tokenizer.VocabSize).Where(t => new JsonConstraint().CanAccept(g.Tokenizer.TokenToPiece(t))).ToList();
+        Assert.NotEmpty(opening);
+        var prompt = g.Tokenizer.Encode("Once upon a time", addSpecial: true, parseSpecial: false);
+        foreach (var sampling in new[] { SamplingOptions.Greedy, new SamplingOptions { Seed = 5 } })
+        {
+            var options = new GenerationOptions
+            {
+                MaxTokens = 10,
+                Json = true,
+                Sampling = sampling with { LogitBias = opening.ToDictionary(t => t, _ => float.NegativeInfinity) },
+            };
+            var ex = Assert.Throws<InvalidOperationException>(() => g.Generate(prompt, options));
+            Assert.Contains("JSON mode", ex.Message, StringComparison.Ordinal);
+        }
+    }
+
+    [Fact]
+    public void TheConstraintSeesTheTextTheDecoderWrites()
+    {
+        // The unknown token's piece is "<unk>", but the decoder writes nothing for it: with a schema whose only value
+        // is the string "<unk>", the biased model must spell it out, or the answer is {"a":""}, which does not match.
+        using var client = EngineChatClient.Open(Fixtures.Stories260K, new EngineOptions { Threads = 1 });
+        var g = client.Generator;
+        var unk = Enumerable.Range(0, g.Tokenizer.VocabSize).Single(t => g.Tokenizer.TokenText(t) == "<unk>");
+        Assert.False(g.Tokenizer.IsControl(unk));
+        using var schema = JsonDocument.Parse("""{"type":"object","properties":{"a":{"enum":["<unk>"]}},"required":["a"],"additionalProperties":false}""");
+        var prompt = g.Tokenizer.Encode("Once upon a time", addSpecial: true, parseSpecial: false);
+        var result = g.Generate(prompt, new GenerationOptions
+        {
+            MaxTokens = 40,
+            JsonSchema = JsonSchemaPlan.Compile(schema.RootElement),
+            Sampling = SamplingOptions.Greedy with { LogitBias = new Dictionary<int, float> { [unk] = 100f } },
+        });
+        Assert.Equal(StopReason.EndOfGeneration, result.StopReason);
+        Assert.Equal("""{"a":"<unk>"}""", result.Text.Replace(" ", "", StringComparison.Ordinal).Replace("\n", "", StringComparison.Ordinal));
+    }
+
     [Theory]
     [InlineData(1UL)]
     [InlineData(2UL)]

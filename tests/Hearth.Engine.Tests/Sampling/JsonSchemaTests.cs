@@ -107,11 +107,147 @@ public sealed class JsonSchemaTests
     [InlineData("""{"type": "array"}""", "top level must be an object")]
     [InlineData("""{"enum": ["x"]}""", "top level must be an object")]
     [InlineData("""{"type": "object", "properties": {"a\"b": {}}}""", "need escaping")]
+    // Malformed schemas: an ArgumentException naming the place (not an InvalidOperationException, a server's 500).
+    [InlineData("""{"type": "object", "properties": {"a": {"type": 7}}}""", "#/properties/a/type:")]
+    [InlineData("""{"type": "object", "properties": {"a": {"type": ["string", 1]}}}""", "#/properties/a/type:")]
+    [InlineData("""{"type": "object", "properties": {"a": {}}, "required": "a"}""", "#/required:")]
+    [InlineData("""{"type": "object", "properties": {"a": {}}, "required": [1]}""", "#/required:")]
+    [InlineData("""{"type": "object", "properties": {"a": {"type": "array", "minItems": 1.5}}}""", "#/properties/a/minItems:")]
+    [InlineData("""{"type": "object", "properties": {"a": {"type": "array", "minItems": "1"}}}""", "#/properties/a/minItems:")]
+    [InlineData("""{"type": "object", "properties": {"a": {"type": "array", "minItems": -1}}}""", "#/properties/a/minItems:")]
+    [InlineData("""{"type": "object", "properties": {"a": {"type": "array", "maxItems": 1e20}}}""", "#/properties/a/maxItems:")]
+    [InlineData("""{"type": "object", "properties": {"a": {"$ref": 1}}}""", "#/properties/a/$ref:")]
+    [InlineData("""{"type": "object", "properties": {"a": {"enum": "x"}}}""", "#/properties/a/enum:")]
+    [InlineData("""{"type": "object", "properties": []}""", "#/properties:")]
+    [InlineData("""{"type": "object", "properties": {"a": {"anyOf": {}}}}""", "#/properties/a/anyOf:")]
+    [InlineData("""{"type": "object", "properties": {"a": {"type": "object", "properties": {"b": {"enum": ["\uD800"]}}}}}""", "JSON schema")]
+    // Schemas no value can be written for (a generation would stop with no token allowed).
+    [InlineData("""{"type": "object", "properties": {"a": {"type": []}}}""", "#/properties/a/type: an empty list")]
+    [InlineData("""{"type": "object", "properties": {"a": {"anyOf": []}}}""", "#/properties/a/anyOf:")]
+    [InlineData("""{"$ref": "#/$defs/a", "$defs": {"a": {"$ref": "#/$defs/b"}, "b": {"$ref": "#/$defs/a"}}}""", "refers back to itself")]
+    [InlineData("""{"$ref": "#"}""", "refers back to itself")]
+    [InlineData("""{"type": "object", "properties": {"a": {"$ref": "#"}}, "required": ["a"]}""", "levels of nesting")]
+    [InlineData("""{"type": "object", "properties": {"e": {"type": "string", "enum": [1, 2]}}}""", "#/properties/e/type: none of the listed values")]
+    [InlineData("""{"type": "object", "properties": {"a": {"type": "string", "anyOf": [{"type": "integer"}, {"type": "null"}]}}}""", "no alternative admits")]
+    // Keywords that would be dropped: beside $ref, and beside anyOf (other than a type, which narrows it).
+    [InlineData("""{"type": "object", "properties": {"e": {"$ref": "#/$defs/s", "type": "null"}}, "$defs": {"s": {"type": "string"}}}""", "#/properties/e/type: keywords beside $ref")]
+    [InlineData("""{"type": "object", "properties": {"a": {"properties": {"x": {}}, "anyOf": [{"type": "object"}, {"type": "null"}]}}}""", "#/properties/a/properties: keywords beside anyOf")]
+    [InlineData("""{"type": "object", "properties": {"a": {"type": ["integer", "null"], "anyOf": [{"type": "number"}, {"type": "null"}]}}}""", "integer type beside")]
+    [InlineData("""{"type": "object", "properties": {"a": {}, "a": {}}}""", "#/properties/a: the property is declared twice")]
     public void KeywordsThatCannotBeEnforcedAreRefusedWithTheirPath(string schema, string message)
     {
         using var doc = JsonDocument.Parse(schema);
         var ex = Assert.Throws<ArgumentException>(() => JsonSchemaPlan.Compile(doc.RootElement));
         Assert.Contains(message, ex.Message, StringComparison.Ordinal);
+    }
+
+    [Theory]
+    [InlineData("""{"type": "object", "properties": {"e": {"type": "string", "enum": ["a", 1]}}}""", """{"e": "a"}""", """{"e": 1""", 6)]
+    [InlineData("""{"type": "object", "properties": {"e": {"type": "integer", "enum": [1, 1.5]}}}""", """{"e": 1}""", """{"e": 1.""", 7)]
+    [InlineData("""{"type": "object", "properties": {"e": {"type": "string", "anyOf": [{"type": "string"}, {"type": "null"}]}}}""", """{"e": "x"}""", """{"e": null""", 6)]
+    [InlineData("""{"type": "object", "properties": {"e": {"type": ["string", "null"], "anyOf": [{"type": "string"}, {"type": "integer"}]}}}""", """{"e": "x"}""", """{"e": 1""", 6)]
+    public void ATypeBesideEnumOrAnyOfNarrowsThem(string schema, string matching, string notMatching, int badAt)
+    {
+        // Both keywords apply: a value the type refuses must be refused even when listed or admitted by an alternative.
+        var ok = For(schema);
+        Assert.True(ok.Accept(Encoding.UTF8.GetBytes(matching)), matching);
+        Assert.True(ok.IsComplete);
+        var bad = For(schema);
+        var bytes = Encoding.UTF8.GetBytes(notMatching);
+        Assert.True(bad.Accept(bytes.AsSpan(0, badAt)), notMatching);
+        Assert.False(bad.CanAccept(bytes.AsSpan(badAt, 1)), notMatching);
+    }
+
+    [Fact]
+    public void SchemasAsPydanticWritesThemAreEnforced()
+    {
+        // Pydantic lists "type" after "properties"; a recursive Optional['Node'] is anyOf [$ref to the node, null], read
+        // while the node is being built. Optional[Enum] is anyOf [$ref to an enum, null]. Strings outside the BMP in
+        // names and listed values are written raw, as models write them.
+        const string Node = """
+            {"$ref": "#/$defs/Node", "$defs": {
+              "Color": {"enum": ["red", "green", "🦙"], "title": "Color", "type": "string"},
+              "Node": {"properties": {"name": {"title": "Name", "type": "string"},
+                                      "color": {"anyOf": [{"$ref": "#/$defs/Color"}, {"type": "null"}], "default": null},
+                                      "🦙 count": {"type": "integer"},
+                                      "next": {"anyOf": [{"$ref": "#/$defs/Node"}, {"type": "null"}], "default": null}},
+                       "required": ["name"], "title": "Node", "type": "object"}}}
+            """;
+        var c = For(Node);
+        Assert.True(c.Accept("""{"name": "a", "color": "🦙", "🦙 count": 2, "next": {"name": "b", "color": null, "next": {"name": "c", "color": "red"}}}"""u8));
+        Assert.True(c.IsComplete);
+        var bad = For(Node);
+        Assert.True(bad.Accept("""{"name": "a", "next": {"name": "b", "color": "gr"""u8));
+        Assert.False(bad.CanAccept("a"u8));
+        Assert.True(bad.CanAccept("een\""u8));
+    }
+
+    [Fact]
+    public void AKeyOrItemIsOfferedOnlyWhereItsValueFitsUnderTheNestingLimit()
+    {
+        // "child" must be an object: at the deepest level, writing its key would leave no way on.
+        var c = For("""{"type": "object", "properties": {"child": {"$ref": "#"}, "n": {"type": "integer"}}}""");
+        for (var i = 1; i < JsonConstraint.MaxDepth; i++)
+            Assert.True(c.Accept("{\"child\": "u8), $"level {i}");
+        Assert.True(c.Accept("{"u8));
+        Assert.False(c.CanAccept("\"c"u8));
+        var deep = For("""{"type": "object", "properties": {"child": {"$ref": "#"}, "n": {"type": "integer"}}}""");
+        for (var i = 1; i < JsonConstraint.MaxDepth; i++)
+            Assert.True(deep.Accept("{\"child\": "u8));
+        Assert.True(deep.Accept("{\"n\": 1"u8));
+        Assert.False(deep.CanAccept(","u8)); // only "child" is left, and it does not fit
+        Assert.True(deep.Accept(Encoding.ASCII.GetBytes(new string('}', JsonConstraint.MaxDepth))));
+        Assert.True(deep.IsComplete);
+
+        // An array whose items need an object each (minItems 1) opens only where one fits inside it.
+        var list = For("""{"type": "object", "properties": {"l": {"type": "array", "items": {"$ref": "#"}, "minItems": 1}}}""");
+        for (var i = 1; i < JsonConstraint.MaxDepth / 2; i++)
+            Assert.True(list.Accept("{\"l\": ["u8), $"level {i}");
+        Assert.True(list.Accept("{"u8)); // depth 31: "l" needs 2 more levels
+        Assert.False(list.CanAccept("\"l"u8));
+        Assert.True(list.Accept("}"u8));
+    }
+
+    [Fact]
+    public void NoReachableStateIsADeadEnd()
+    {
+        // Random byte walks that favour opening brackets (to reach the nesting limit) and keys: at every step some
+        // byte must be allowed, and whatever completes parses and matches.
+        string[] schemas =
+        [
+            Person,
+            """{"type": "object", "properties": {"child": {"$ref": "#"}, "n": {"type": "integer"}}}""",
+            """{"type": "object", "properties": {"l": {"type": "array", "items": {"$ref": "#"}, "minItems": 1, "maxItems": 2}}}""",
+            """{"type": "object", "properties": {"a": {"type": "array", "items": {"type": "array", "items": {"type": "object", "properties": {"id": {"enum": [1, 12]}, "ids": {"type": "array", "items": {"enum": ["a", "ab"]}}}, "required": ["id"]}, "minItems": 2}}}}""",
+            """{"type": "object", "properties": {"o": {"anyOf": [{"type": "object", "properties": {"o": {"$ref": "#"}}, "required": ["o"]}, {"type": "null"}]}}}""",
+        ];
+        var alphabet = Enumerable.Range(0x20, 0x5F).Select(b => (byte)b).Concat([(byte)'\n', (byte)'\t', (byte)0xC3, (byte)0xA9]).ToArray();
+        var random = new Random(77);
+        var completed = 0;
+        foreach (var schema in schemas)
+        {
+            for (var walk = 0; walk < 60; walk++)
+            {
+                var c = For(schema);
+                var text = new List<byte>();
+                for (var step = 0; step < 4000 && !c.IsComplete; step++)
+                {
+                    var allowed = alphabet.Where(b => c.CanAccept([b])).ToArray();
+                    Assert.True(allowed.Length > 0, $"{schema}: no byte after '{Encoding.UTF8.GetString([.. text])}'");
+                    byte[] preferred = [(byte)'{', (byte)'[', (byte)'"', (byte)',', (byte)'n'];
+                    var pick = preferred.FirstOrDefault(b => allowed.Contains(b) && random.Next(4) > 0);
+                    if (pick == 0) pick = allowed[random.Next(allowed.Length)];
+                    Assert.True(c.Accept([pick]));
+                    text.Add(pick);
+                }
+                if (!c.IsComplete) continue;
+                completed++;
+                using var doc = JsonDocument.Parse(text.ToArray());
+                if (!schema.Contains("\"#\"", StringComparison.Ordinal))
+                    Assert.True(Matches(doc.RootElement, schema), Encoding.UTF8.GetString([.. text]));
+            }
+        }
+        Assert.True(completed > 100, $"{completed} walks completed");
     }
 
     [Fact]

@@ -135,6 +135,19 @@ public sealed class SamplerTests
     }
 
     [Fact]
+    public void ABannedTokenIsNotDrawnWhenTheProbabilitiesSumToLessThanOne()
+    {
+        // 25 equal candidates get float(1/25) = 0.0399999991 each: the sum is 0.99999997764..., and seed 268173305's
+        // first draw is 0.99999999799 (found by search). The draw falls past the last candidate with any probability;
+        // it must come back as that candidate, never as the banned token sorted after them.
+        var logits = new float[26];
+        var options = new SamplingOptions { Temperature = 1, TopK = 0, TopP = 1, MinP = 0, Seed = 268173305, LogitBias = new Dictionary<int, float> { [25] = float.NegativeInfinity } };
+        var token = new Sampler(options, logits.Length).Sample(logits, []);
+        Assert.NotEqual(25, token);
+        Assert.Equal(24, token);
+    }
+
+    [Fact]
     public void InvalidOptionsAreNamed()
     {
         var e = Assert.Throws<ArgumentOutOfRangeException>(() => new Sampler(new SamplingOptions { TopP = 0 }, 10));
