@@ -210,14 +210,14 @@ internal sealed class ToolCallStream(string? opening)
     private int _emitted;
     private bool _calling;
 
-    /// <summary>Everything generated so far.</summary>
+    /// <summary>Everything generated so far (when there is an opening to look for).</summary>
     public string Text => _text.ToString();
 
     /// <summary>Adds generated text; returns what may be shown now.</summary>
     public string Push(string piece)
     {
+        if (opening is null) return piece; // no tools offered: everything streams as it comes
         _text.Append(piece);
-        if (opening is null) return Take(_text.Length);
         if (_calling) return "";
         // Only the text not yet shown (less than the opening's length behind) and the new piece can hold the opening.
         var from = Math.Max(0, _emitted - opening.Length);
