@@ -79,6 +79,8 @@ public sealed class HearthServer : IAsyncDisposable
             app.UseCors();
         OpenAIEndpoints.Map(app, context);
         OllamaEndpoints.Map(app, context);
+        if (options.WebChat)
+            Server.WebChat.Map(app);
         app.MapGet("/health", () => Results.Json(new { status = "ok" }));
         app.MapGet("/metrics", () => Results.Text(context.RenderMetrics(), "text/plain; version=0.0.4; charset=utf-8"));
         app.MapFallback((HttpContext http) => HearthServerContext.WriteErrorAsync(http, new ApiException(404, $"no endpoint {http.Request.Method} {http.Request.Path}", "not_found")));
@@ -127,7 +129,8 @@ internal sealed class HearthServerContext(HearthRuntime runtime, HearthServerOpt
         {
             if (!HostAllowed(http.Request.Host))
                 throw new ApiException(403, $"Host header '{http.Request.Host.Value}' is not allowed (DNS-rebinding protection); allowed: localhost, 127.0.0.1, [::1]{string.Concat(Options.AllowedHosts.Select(h => ", " + h))}", "forbidden", null, "host_not_allowed");
-            if (_keyHashes.Length > 0 && http.Request.Path != "/health" && !HttpMethods.IsOptions(http.Request.Method) && !Authorized(http.Request))
+            if (_keyHashes.Length > 0 && http.Request.Path != "/health" && !(Options.WebChat && WebChat.IsPagePath(http.Request.Path))
+                && !HttpMethods.IsOptions(http.Request.Method) && !Authorized(http.Request))
             {
                 http.Response.Headers.WWWAuthenticate = "Bearer";
                 throw new ApiException(401, "missing or invalid API key: send Authorization: Bearer <key> or x-api-key: <key>", "authentication_error", null, "invalid_api_key");

@@ -35,4 +35,7 @@ public sealed record HearthServerOptions
 
     /// <summary>Allow <c>/api/pull</c> and <c>/api/delete</c>.</summary>
     public bool AllowStoreChanges { get; init; } = true;
+
+    /// <summary>Whether the local chat page is served at <c>/chat</c> (and a browser opening <c>/</c> is sent there).</summary>
+    public bool WebChat { get; init; } = true;
 }

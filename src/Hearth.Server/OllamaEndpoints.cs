@@ -54,7 +54,11 @@ internal static class OllamaEndpoints
     public static void Map(WebApplication app, HearthServerContext server)
     {
         app.MapGet("/api/version", () => Results.Text(new JsonObject { ["version"] = Version }.ToJsonString(), "application/json"));
-        app.MapMethods("/", ["GET", "HEAD"], () => Results.Text("Hearth is running"));
+        // Ollama clients probe "/" for a liveness text; a browser (asking for HTML) is sent to the chat page.
+        app.MapMethods("/", ["GET", "HEAD"], (HttpContext http) =>
+            server.Options.WebChat && http.Request.Headers.Accept.ToString().Contains("text/html", StringComparison.OrdinalIgnoreCase)
+                ? Results.Redirect("/chat")
+                : Results.Text("Hearth is running"));
         app.MapGet("/api/tags", () =>
         {
             var models = new JsonArray();

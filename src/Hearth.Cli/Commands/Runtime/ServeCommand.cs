@@ -27,10 +27,11 @@ internal static class ServeCommand
         var maxBody = new Option<long>("--max-body") { Description = "Largest request body in bytes", DefaultValueFactory = _ => 4L << 20 };
         var maxTokens = new Option<int>("--max-tokens") { Description = "Most tokens one request may generate", DefaultValueFactory = _ => 4096 };
         var noStore = new Option<bool>("--no-store-changes") { Description = "Disable /api/pull and /api/delete" };
+        var noWeb = new Option<bool>("--no-web-chat") { Description = "Do not serve the local chat page at /chat (API only)" };
         var threads = new Option<int>("--threads", "-t") { Description = "Engine threads per generation (0 = physical cores)" };
         var command = new Command("serve", "Serve local models over the OpenAI and Ollama HTTP APIs on 127.0.0.1, with routing, privacy policy and audit")
         {
-            config, host, port, keyEnv, allowedHosts, cors, parallel, queue, maxBody, maxTokens, noStore, threads,
+            config, host, port, keyEnv, allowedHosts, cors, parallel, queue, maxBody, maxTokens, noStore, noWeb, threads,
         };
         command.SetAction(async (parse, cancellationToken) =>
         {
@@ -50,7 +51,7 @@ internal static class ServeCommand
                 AllowedHosts = parse.GetValue(allowedHosts) ?? [], CorsOrigins = parse.GetValue(cors) ?? [],
                 ParallelSlots = parse.GetValue(parallel), QueueLength = parse.GetValue(queue),
                 MaxRequestBodyBytes = parse.GetValue(maxBody), MaxTokens = parse.GetValue(maxTokens),
-                AllowStoreChanges = !parse.GetValue(noStore),
+                AllowStoreChanges = !parse.GetValue(noStore), WebChat = !parse.GetValue(noWeb),
             };
             using var runtime = HearthRuntime.Create(cfg, new HearthRuntimeOptions { Threads = parse.GetValue(threads) });
             HearthServer server;
@@ -65,7 +66,7 @@ internal static class ServeCommand
 
             await using (server)
             {
-                context.Console.MarkupLine($"[green]Hearth is serving[/] on [bold]{Markup.Escape(server.Address.ToString())}[/]  (OpenAI: /v1, Ollama: /api, health: /health, metrics: /metrics)");
+                context.Console.MarkupLine($"[green]Hearth is serving[/] on [bold]{Markup.Escape(server.Address.ToString())}[/]  (OpenAI: /v1, Ollama: /api, health: /health, metrics: /metrics{(options.WebChat ? ", chat page: /chat" : "")})");
                 context.Console.MarkupLine($"auth: {(keys.Length > 0 ? "API key required" : "none (loopback only)")}; slots: {options.ParallelSlots}, queue: {options.QueueLength}; store changes: {(options.AllowStoreChanges ? "allowed" : "disabled")}. Ctrl+C stops.");
                 try
                 {
