@@ -29,10 +29,18 @@ internal sealed class ApiException(int status, string message, string type = "in
         ModelUnavailableException { Transient: true } m => new(503, m.Message, "server_busy", "model", "model_busy") { RetryAfter = 5 },
         ModelUnavailableException m => new(404, m.Message, "invalid_request_error", "model", "model_not_found"),
         Privacy.EgressDeniedException e => new(403, e.Message, "egress_refused", null, "egress_refused"),
-        ArgumentException a => new(400, a.Message, "invalid_request_error", a.ParamName),
+        ArgumentException a => new(400, a.Message, "invalid_request_error", WireName(a.ParamName)),
         JsonException j => new(400, "request body is not valid JSON: " + j.Message, "invalid_request_error"),
         HttpRequestException h => new(502, "upstream provider error: " + h.Message, "upstream_error", null, "upstream_error"),
         _ => new(500, "internal error: " + ex.Message, "server_error"),
+    };
+
+    // The engine names what it refuses by its own parameter names; the request called them this.
+    private static string? WireName(string? engineName) => engineName switch
+    {
+        "format" => "response_format",
+        "LogitBias" => "logit_bias",
+        _ => engineName,
     };
 
     public JsonObject OpenAIBody() => new()

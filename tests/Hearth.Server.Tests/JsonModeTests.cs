@@ -83,13 +83,13 @@ public sealed class JsonModeTests
     }
 
     [Theory]
-    [InlineData("""{"response_format": {"type": "json_schema", "json_schema": {"name": "cat", "schema": {"type": "object", "not": {}}}}}""", "format", "#/not")]
+    [InlineData("""{"response_format": {"type": "json_schema", "json_schema": {"name": "cat", "schema": {"type": "object", "not": {}}}}}""", "response_format", "#/not")]
     [InlineData("""{"response_format": {"type": "json_schema"}}""", "response_format", "json_schema")]
     [InlineData("""{"response_format": {"type": "xml"}}""", "response_format", "xml")]
     [InlineData("""{"logit_bias": {"abc": 1}}""", "logit_bias", "'abc'")]
     [InlineData("""{"logit_bias": {"5": 101}}""", "logit_bias.5", "between -100 and 100")]
     [InlineData("""{"logit_bias": {"5": null}}""", "logit_bias", "must be a number")]
-    [InlineData("""{"logit_bias": {"99999": 1}}""", "options", "token 99999")]
+    [InlineData("""{"logit_bias": {"99999": 1}}""", "logit_bias", "token 99999")]
     public async Task OpenAiRequestsTheEngineCannotServeGet400NamingTheParameter(string extra, string param, string message)
     {
         await using var s = await TestServer.StartAsync();

@@ -33,7 +33,9 @@ internal sealed class Sampler
         foreach (var t in _biasTokens)
         {
             if (t >= vocabSize)
-                throw new ArgumentOutOfRangeException(nameof(options), $"Logit bias for token {t}: the vocabulary has {vocabSize} tokens (0..{vocabSize - 1}).");
+#pragma warning disable CA2208 // the value at fault is the options' LogitBias, named as SamplingOptions.Validate names it
+                throw new ArgumentOutOfRangeException(nameof(SamplingOptions.LogitBias), $"Logit bias for token {t}: the vocabulary has {vocabSize} tokens (0..{vocabSize - 1}).");
+#pragma warning restore CA2208
         }
         var seed = options.Seed ?? (ulong)Random.Shared.NextInt64();
         // xoshiro256** seeded through splitmix64: the same seed gives the same draws on every platform and .NET version.
