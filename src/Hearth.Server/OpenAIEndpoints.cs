@@ -102,6 +102,8 @@ internal static class OpenAIEndpoints
 
         options.Tools = ToolWire.Tools(body);
         options.ToolMode = ToolWire.Choice(body);
+        if (options.ToolMode is RequiredChatToolMode && options.Tools is null)
+            throw ApiException.BadRequest("'tool_choice' requires a tool call, but the request offers no 'tools'", "tool_choice");
 
         _ = Json.Integer(body, "n", 1, 1); // one choice per request
         var stream = Json.Bool(body, "stream") ?? false;

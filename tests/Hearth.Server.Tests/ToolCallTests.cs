@@ -146,6 +146,8 @@ public sealed class ToolCallTests
     [InlineData("""{"tools": [{"type": "function", "function": {"description": "no name"}}]}""", "tools[0].function.name")]
     [InlineData("""{"tool_choice": "always"}""", "tool_choice")]
     [InlineData("""{"tools": [{"type": "function", "function": {"name": "f"}}], "tool_choice": {"type": "function", "function": {"name": "g"}}}""", "options")]
+    [InlineData("""{"tool_choice": "required"}""", "tool_choice")] // a call required with no tools was answered as text
+    [InlineData("""{"tool_choice": {"type": "function", "function": {"name": "f"}}}""", "tool_choice")]
     [InlineData("""{"messages": [{"role": "assistant", "content": "", "tool_calls": [{"id": "1", "type": "function", "function": {"name": "f", "arguments": "{not json"}}]}, {"role": "user", "content": "x"}]}""", "messages[0].tool_calls[0].function.arguments")]
     public async Task BadToolRequestsGet400NamingTheField(string extra, string param)
     {
@@ -175,5 +177,50 @@ public sealed class ToolCallTests
         using var r = await s.Http.PostAsync("/v1/chat/completions", ClientTests.Body(body));
         Assert.Equal(HttpStatusCode.BadRequest, r.StatusCode);
         Assert.Contains("does not support tools", (string?)JsonNode.Parse(await r.Content.ReadAsStringAsync())!["error"]!["message"], StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task ToolChoiceNoneOrAutoWithoutToolsAndAToolMessageWithoutAnIdAreAnswered()
+    {
+        await using var s = await StartAsync();
+        var body = new JsonObject
+        {
+            ["model"] = Qwen, ["max_tokens"] = 2, ["tool_choice"] = "auto",
+            ["messages"] = new JsonArray(
+                new JsonObject { ["role"] = "user", ["content"] = "Forecast?" },
+                new JsonObject { ["role"] = "assistant", ["content"] = null, ["tool_calls"] = new JsonArray(new JsonObject { ["type"] = "function", ["function"] = new JsonObject { ["name"] = "get_forecast", ["arguments"] = "{}" } }) },
+                new JsonObject { ["role"] = "tool", ["content"] = "sunny" }),
+        };
+        using var r = await s.Http.PostAsync("/v1/chat/completions", ClientTests.Body(body));
+        Assert.Equal(HttpStatusCode.OK, r.StatusCode);
+        body["tool_choice"] = "none";
+        using var none = await s.Http.PostAsync("/v1/chat/completions", ClientTests.Body(body));
+        Assert.Equal(HttpStatusCode.OK, none.StatusCode);
+    }
+
+    [Fact]
+    public async Task ARequiredCallCutOffByMaxTokensSendsNoJsonAsContent()
+    {
+        // The fragment of the call's JSON came back as the answer's content (and was streamed as text).
+        await using var s = await StartAsync();
+        var body = new JsonObject
+        {
+            ["model"] = Qwen, ["max_tokens"] = 3, ["temperature"] = 0,
+            ["messages"] = new JsonArray(new JsonObject { ["role"] = "user", ["content"] = "Forecast for Paris?" }),
+            ["tools"] = new JsonArray(JsonNode.Parse("""{"type": "function", "function": {"name": "get_forecast", "parameters": {"type": "object", "properties": {"city": {"enum": ["Paris", "Oslo"]}}, "required": ["city"]}}}""")),
+            ["tool_choice"] = "required",
+        };
+        using var r = await s.Http.PostAsync("/v1/chat/completions", ClientTests.Body(body));
+        var choice = JsonNode.Parse(await r.Content.ReadAsStringAsync())!["choices"]![0]!;
+        Assert.Equal("length", (string?)choice["finish_reason"]);
+        Assert.Equal("", (string?)choice["message"]!["content"] ?? "");
+        Assert.Null(choice["message"]!["tool_calls"]);
+
+        body["stream"] = true;
+        using var streamed = await s.Http.PostAsync("/v1/chat/completions", ClientTests.Body(body));
+        var events = (await streamed.Content.ReadAsStringAsync()).Split("\n\n", StringSplitOptions.RemoveEmptyEntries)
+            .Select(e => e["data: ".Length..]).Where(d => d != "[DONE]").Select(d => JsonNode.Parse(d)!["choices"]![0]!).ToList();
+        Assert.Equal("", string.Concat(events.Select(c => (string?)c["delta"]?["content"])));
+        Assert.Equal("length", (string?)events[^1]["finish_reason"]);
     }
 }

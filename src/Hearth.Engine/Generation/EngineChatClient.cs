@@ -173,7 +173,8 @@ public sealed class EngineChatClient : IChatClient
         ArgumentNullException.ThrowIfNull(messages);
         var (prompt, generation, tools) = Prepare(messages, options);
         var result = await Task.Run(() => _generator.Generate(prompt, generation, null, cancellationToken), cancellationToken);
-        var message = new ChatMessage(ChatRole.Assistant, result.Text);
+        // A required call's JSON cut short (token limit, a stop string) is no call, and not text the model chose to write.
+        var message = new ChatMessage(ChatRole.Assistant, tools is { Forced: true } ? "" : result.Text);
         var calls = tools is null ? [] : tools.Calls(result);
         if (calls.Count > 0)
             message = new ChatMessage(ChatRole.Assistant, [.. tools!.TextBesideCalls(result) is { Length: > 0 } text ? [new TextContent(text)] : Array.Empty<AIContent>(), .. calls]);
@@ -191,7 +192,7 @@ public sealed class EngineChatClient : IChatClient
     {
         ArgumentNullException.ThrowIfNull(messages);
         var (prompt, generation, tools) = Prepare(messages, options);
-        var stream = new ToolCallStream(tools is null ? null : tools.Forced ? "" : ToolCalling.Opening(tools.Format));
+        var stream = tools is null ? new ToolCallStream((string?)null) : new ToolCallStream(tools.Format, tools.Forced);
         var channel = Channel.CreateUnbounded<ChatResponseUpdate>(new UnboundedChannelOptions { SingleReader = true, SingleWriter = true });
         using var stop = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
         var responseId = Guid.NewGuid().ToString("N");
@@ -205,7 +206,10 @@ public sealed class EngineChatClient : IChatClient
                         channel.Writer.TryWrite(new ChatResponseUpdate(ChatRole.Assistant, text) { ResponseId = responseId, ModelId = _modelId });
                 }, stop.Token);
                 var calls = tools is null ? [] : tools.Calls(result);
-                if (calls.Count == 0 && stream.Rest() is { Length: > 0 } rest)
+                // The text held back: all of it when there are no calls (none at all for a required call cut short),
+                // what stands beside the calls when there are.
+                var rest = tools is { Forced: true } ? "" : calls.Count == 0 ? stream.Rest() : stream.TextBesideCalls();
+                if (rest.Length > 0)
                     channel.Writer.TryWrite(new ChatResponseUpdate(ChatRole.Assistant, rest) { ResponseId = responseId, ModelId = _modelId });
                 channel.Writer.TryWrite(new ChatResponseUpdate
                 {
@@ -273,7 +277,7 @@ public sealed class EngineChatClient : IChatClient
         }
         var bos = tokenizer.Bos >= 0 ? tokenizer.TokenText(tokenizer.Bos) : "";
         var eos = tokenizer.Eos >= 0 ? tokenizer.TokenText(tokenizer.Eos) : "";
-        text = _template.Render(list.Select(ToolCalling.MessageForTemplate), addGenerationPrompt: true, bos, eos, tools) + prefix;
+        text = _template.Render(list.SelectMany(ToolCalling.MessagesForTemplate), addGenerationPrompt: true, bos, eos, tools) + prefix;
         // Templates usually write the BOS text themselves; do not add a second one.
         var addSpecial = bos.Length == 0 || !text.StartsWith(bos, StringComparison.Ordinal);
         return tokenizer.Encode(text, addSpecial, parseSpecial: true);
@@ -295,6 +299,8 @@ public sealed class EngineChatClient : IChatClient
     private (List<object?>? Tools, ToolTurn? Turn, string Prefix, JsonSchemaPlan? Schema) ToolsFor(ChatOptions? options, bool raw)
     {
         var functions = options?.Tools?.OfType<AIFunctionDeclaration>().ToList() ?? [];
+        if (functions.Count == 0 && options?.ToolMode is RequiredChatToolMode)
+            throw new ArgumentException("A tool call is required (ChatToolMode.RequireAny or a named function), but no functions are offered.", nameof(options));
         if (functions.Count == 0 || options!.ToolMode is NoneChatToolMode)
             return (null, null, "", null);
         if (raw || _toolFormat == ToolCallFormat.None)
@@ -319,7 +325,16 @@ public sealed class EngineChatClient : IChatClient
     {
         var raw = options?.AdditionalProperties?.TryGetValue(EngineChatOptionKeys.RawPrompt, out var r) == true && r is true;
         var (tools, turn, prefix, callSchema) = ToolsFor(options, raw);
-        var prompt = BuildPrompt(messages, raw, tools, prefix);
+        IReadOnlyList<int> prompt;
+        try
+        {
+            prompt = BuildPrompt(messages, raw, tools, prefix);
+        }
+        catch (ChatTemplateException ex)
+        {
+            // The template refused these messages (raise_exception: roles that do not alternate, no user turn, ...).
+            throw new ArgumentException($"The model's chat template refused the messages: {ex.Message}", nameof(messages), ex);
+        }
         var sampling = options?.Temperature is 0f
             ? SamplingOptions.Greedy
             : new SamplingOptions

@@ -1,5 +1,6 @@
 using System.Text;
 using System.Text.Json;
+using System.Text.Json.Nodes;
 using Hearth.Engine.Sampling;
 using Microsoft.Extensions.AI;
 
@@ -91,16 +92,31 @@ internal static class ToolCalling
         {
             result["role"] = "tool";
             result["tool_call_id"] = results[0].CallId;
-            result["content"] = string.Concat(results.Select(r => r.Result switch
-            {
-                null => "",
-                string s => s,
-                JsonElement { ValueKind: JsonValueKind.String } e => e.GetString(),
-                var other => JsonSerializer.Serialize(other, Compact),
-            }));
+            result["content"] = string.Concat(results.Select(ResultText));
         }
         return result;
     }
+
+    /// <summary>
+    /// The messages as the templates expect them (<see cref="MessageForTemplate"/>), with a message holding several
+    /// results (Microsoft.Extensions.AI sends the results of parallel calls in one tool message) as one <c>tool</c>
+    /// message per result, the way the OpenAI shape has them: each its own <c>&lt;tool_response&gt;</c>.
+    /// </summary>
+    public static IEnumerable<Dictionary<string, object?>> MessagesForTemplate(ChatMessage message)
+    {
+        var results = message.Contents.OfType<FunctionResultContent>().ToList();
+        if (results.Count <= 1)
+            return [MessageForTemplate(message)];
+        return results.Select(r => new Dictionary<string, object?>(StringComparer.Ordinal) { ["role"] = "tool", ["content"] = ResultText(r), ["tool_call_id"] = r.CallId });
+    }
+
+    private static string? ResultText(FunctionResultContent r) => r.Result switch
+    {
+        null => "",
+        string s => s,
+        JsonElement { ValueKind: JsonValueKind.String } e => e.GetString(),
+        var other => JsonSerializer.Serialize(other, Compact),
+    };
 
     /// <summary>
     /// Splits what the model wrote into text and calls. A call whose JSON does not parse, or lacks a name, stays text.
@@ -169,6 +185,40 @@ internal static class ToolCalling
         }
     }
 
+    // A function's parameters schema as the schema of a required call's arguments: always an object (an empty schema,
+    // or one without a type, would let JSON mode write arguments that are not one, and a call that does not parse), its
+    // local references ("#/$defs/x", "#/properties/a") pointing where the schema now sits inside the call's schema.
+    private static string ArgumentsSchema(JsonElement parameters, string at)
+    {
+        if (JsonNode.Parse(parameters.GetRawText()) is not JsonObject schema)
+            return """{"type": "object"}""";
+        if (!schema.ContainsKey("type") && !schema.ContainsKey("$ref"))
+            schema.Insert(0, "type", "object");
+        Rebase(schema, at);
+        return schema.ToJsonString();
+    }
+
+    private static void Rebase(JsonNode? schema, string at)
+    {
+        switch (schema)
+        {
+            case JsonObject o:
+                foreach (var (key, value) in o.ToList())
+                {
+                    if (key == "$ref" && value is JsonValue v && v.TryGetValue<string>(out var reference) && reference.StartsWith('#'))
+                        o[key] = at + reference[1..];
+                    else if (key is "properties" or "patternProperties" or "$defs" or "definitions" && value is JsonObject named)
+                        foreach (var (_, s) in named) Rebase(s, at); // names, then schemas
+                    else if (key is not ("enum" or "const" or "default" or "examples")) // values, not schemas
+                        Rebase(value, at);
+                }
+                break;
+            case JsonArray a:
+                foreach (var item in a) Rebase(item, at);
+                break;
+        }
+    }
+
     /// <summary>
     /// For a required call: the text put after the generation prompt (the format's opening) and the schema of the call
     /// JSON mode then writes. One candidate function: its name and its parameters schema; several: one of their names
@@ -178,7 +228,7 @@ internal static class ToolCalling
     {
         var argumentsKey = format == ToolCallFormat.Llama3Json ? "parameters" : "arguments";
         var names = JsonSerializer.Serialize(candidates.Select(c => c.Name).ToArray());
-        var arguments = candidates.Count == 1 ? candidates[0].JsonSchema.GetRawText() : """{"type": "object"}""";
+        var arguments = candidates.Count == 1 ? ArgumentsSchema(candidates[0].JsonSchema, "#/properties/" + argumentsKey) : """{"type": "object"}""";
         using var schema = JsonDocument.Parse(
             $$"""{"type": "object", "properties": {"name": {"enum": {{names}}}, "{{argumentsKey}}": {{arguments}}}, "required": ["name", "{{argumentsKey}}"], "additionalProperties": false}""");
         JsonSchemaPlan plan;
@@ -202,13 +252,29 @@ internal static class ToolCalling
 /// <summary>
 /// Streams an answer that may turn into tool calls: text is passed on until the format's opening appears (held back
 /// while the tail could still be the start of it); from the opening on nothing more is streamed, and the calls are read
-/// from the whole text at the end.
+/// from the whole text at the end. A Llama 3 call is the whole answer, so there an answer that starts with <c>{</c>
+/// (after blank space) is held back, and any other passes on as it comes.
 /// </summary>
-internal sealed class ToolCallStream(string? opening)
+internal sealed class ToolCallStream
 {
     private readonly StringBuilder _text = new();
+    private readonly string? _opening;
+    private readonly ToolCallFormat _format;
+    private readonly bool _wholeAnswer;
     private int _emitted;
     private bool _calling;
+    private bool _passing;
+
+    /// <summary>A stream that holds back from <paramref name="opening"/> on (null: everything passes; "": nothing does).</summary>
+    public ToolCallStream(string? opening) => _opening = opening;
+
+    /// <summary>A stream for calls in <paramref name="format"/>; a <paramref name="forced"/> call is never text.</summary>
+    public ToolCallStream(ToolCallFormat format, bool forced = false)
+    {
+        _format = format;
+        _opening = forced ? "" : ToolCalling.Opening(format);
+        _wholeAnswer = !forced && format == ToolCallFormat.Llama3Json;
+    }
 
     /// <summary>Everything generated so far (when there is an opening to look for).</summary>
     public string Text => _text.ToString();
@@ -216,13 +282,23 @@ internal sealed class ToolCallStream(string? opening)
     /// <summary>Adds generated text; returns what may be shown now.</summary>
     public string Push(string piece)
     {
-        if (opening is null) return piece; // no tools offered: everything streams as it comes
+        if (_opening is null) return piece; // no tools offered: everything streams as it comes
         _text.Append(piece);
         if (_calling) return "";
+        if (_wholeAnswer)
+        {
+            if (_passing) return Take(_text.Length);
+            var first = 0;
+            while (first < _text.Length && char.IsWhiteSpace(_text[first])) first++;
+            if (first == _text.Length) return ""; // only blank space so far: it may still open a call
+            _calling = _text[first] == '{';
+            _passing = !_calling;
+            return _passing ? Take(_text.Length) : "";
+        }
         // Only the text not yet shown (less than the opening's length behind) and the new piece can hold the opening.
-        var from = Math.Max(0, _emitted - opening.Length);
+        var from = Math.Max(0, _emitted - _opening.Length);
         var tail = _text.ToString(from, _text.Length - from);
-        var at = tail.IndexOf(opening, StringComparison.Ordinal);
+        var at = tail.IndexOf(_opening, StringComparison.Ordinal);
         if (at >= 0)
         {
             _calling = true;
@@ -230,9 +306,9 @@ internal sealed class ToolCallStream(string? opening)
         }
         // Hold back a tail that could be the beginning of the opening.
         var hold = 0;
-        for (var n = Math.Min(opening.Length - 1, tail.Length); n > 0; n--)
+        for (var n = Math.Min(_opening.Length - 1, tail.Length); n > 0; n--)
         {
-            if (tail.AsSpan(tail.Length - n).SequenceEqual(opening.AsSpan(0, n)))
+            if (tail.AsSpan(tail.Length - n).SequenceEqual(_opening.AsSpan(0, n)))
             {
                 hold = n;
                 break;
@@ -243,6 +319,18 @@ internal sealed class ToolCallStream(string? opening)
 
     /// <summary>The text not yet shown, once it is known there are no calls.</summary>
     public string Rest() => Take(_text.Length);
+
+    /// <summary>
+    /// Once there are calls: the text beside them not yet shown (between and after the calls), so that what was
+    /// streamed adds up to the text an unstreamed answer has (<see cref="ToolCalling.Parse"/>).
+    /// </summary>
+    public string TextBesideCalls()
+    {
+        var all = ToolCalling.Parse(_text.ToString(), _format).Text;
+        var shown = _text.ToString(0, _emitted).TrimStart();
+        if (shown.Length == 0) return all;
+        return all.StartsWith(shown, StringComparison.Ordinal) ? all[shown.Length..] : "";
+    }
 
     private string Take(int upTo)
     {

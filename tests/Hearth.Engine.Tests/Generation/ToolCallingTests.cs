@@ -161,6 +161,9 @@ public sealed class ToolCallingTests
             new ChatOptions { Tools = [Weather()], ToolMode = ChatToolMode.RequireSpecific("book_flight") }));
         Assert.Contains("'book_flight' is not among the tools (get_weather)", unknown.Message, StringComparison.Ordinal);
         Assert.Equal("options", unknown.ParamName);
+        // A call required with nothing to call was answered as text, as if no call had been asked for.
+        var nothing = await Assert.ThrowsAsync<ArgumentException>(() => qwen.GetResponseAsync("Hi", new ChatOptions { MaxOutputTokens = 2, ToolMode = ChatToolMode.RequireAny }));
+        Assert.Contains("no functions are offered", nothing.Message, StringComparison.Ordinal);
     }
 
     [Fact]
@@ -178,5 +181,160 @@ public sealed class ToolCallingTests
         Assert.Equal("<tob", plain.Push("b"));               // not the opening after all
         Assert.Equal("", plain.Push("<"));
         Assert.Equal("<", plain.Rest());
+    }
+
+    // The conversation in the OpenAI shape, as the templates were written for (and ChatTemplateTests renders).
+    private static Dictionary<string, object?> Wire(string role, string content, string? calls = null, string? id = null)
+    {
+        var m = new Dictionary<string, object?> { ["role"] = role, ["content"] = content };
+        if (calls is not null) m["tool_calls"] = JsonDocument.Parse(calls).RootElement.Clone();
+        if (id is not null) m["tool_call_id"] = id;
+        return m;
+    }
+
+    [Fact]
+    public void AHistoryWithCallsAndResultsRendersExactlyAsTheOpenAiShapeDoes()
+    {
+        var template = ChatTemplate.Parse(TemplateOf("qwen3", "qwen3-F32_embQ4_0.gguf"));
+        var tools = ToolCalling.ToolsForTemplate([Weather()]);
+        // Microsoft.Extensions.AI's function-invocation loop sends the results of parallel calls as ONE tool message.
+        ChatMessage[] conversation =
+        [
+            new(ChatRole.System, "You are helpful."),
+            new(ChatRole.User, "Weather in Paris and Oslo?"),
+            new(ChatRole.Assistant,
+            [
+                new TextContent("Checking."),
+                new FunctionCallContent("c1", "get_weather", new Dictionary<string, object?> { ["city"] = "Paris" }),
+                new FunctionCallContent("c2", "get_weather", new Dictionary<string, object?> { ["city"] = "Oslo" }),
+            ]),
+            new(ChatRole.Tool, [new FunctionResultContent("c1", "sunny"), new FunctionResultContent("c2", "rain")]),
+        ];
+        Dictionary<string, object?>[] wire =
+        [
+            Wire("system", "You are helpful."),
+            Wire("user", "Weather in Paris and Oslo?"),
+            Wire("assistant", "Checking.", """[{"type":"function","id":"c1","function":{"name":"get_weather","arguments":{"city":"Paris"}}},{"type":"function","id":"c2","function":{"name":"get_weather","arguments":{"city":"Oslo"}}}]"""),
+            Wire("tool", "sunny", id: "c1"),
+            Wire("tool", "rain", id: "c2"),
+        ];
+        var expected = template.Render(wire, true, tools: tools);
+        Assert.Contains("<|im_start|>user\n<tool_response>\nsunny\n</tool_response>\n<tool_response>\nrain\n</tool_response><|im_end|>", expected, StringComparison.Ordinal);
+        Assert.Equal(expected, template.Render(conversation.SelectMany(ToolCalling.MessagesForTemplate), true, tools: tools));
+    }
+
+    [Fact]
+    public void ARequiredCallsArgumentsAreAnObjectEvenWhenTheParametersSchemaSaysNothing()
+    {
+        // An empty schema ({}: "anything"; what a declaration without a schema has) let JSON mode write arguments
+        // that are not an object, which Parse then read as text: the required call came back as no call.
+        foreach (var parameters in new[] { "{}", """{"description": "no type"}""", """{"properties": {"city": {"type": "string"}}}""" })
+        {
+            var f = AIFunctionFactory.CreateDeclaration("f", null, JsonDocument.Parse(parameters).RootElement);
+            var c = new Hearth.Engine.Sampling.JsonConstraint(ToolCalling.Forced(ToolCallFormat.Hermes, [f]).Schema);
+            Assert.False(c.CanAccept("{\"name\": \"f\", \"arguments\": 5"u8), parameters);
+            Assert.False(c.CanAccept("{\"name\": \"f\", \"arguments\": \"x"u8), parameters);
+            Assert.True(c.Accept("{\"name\": \"f\", \"arguments\": {}}"u8), parameters);
+        }
+    }
+
+    [Fact]
+    public void ARequiredCallKeepsTheLocalReferencesOfItsParametersSchema()
+    {
+        // "#/$defs/..." points into the parameters schema, not into the call's schema it is put inside.
+        var f = AIFunctionFactory.CreateDeclaration("book", null, JsonDocument.Parse("""
+            {"type": "object", "properties": {"from": {"$ref": "#/$defs/city"}, "to": {"$ref": "#/properties/from"}},
+             "required": ["from", "to"], "$defs": {"city": {"enum": ["Paris", "Oslo"]}}}
+            """).RootElement);
+        var c = new Hearth.Engine.Sampling.JsonConstraint(ToolCalling.Forced(ToolCallFormat.Hermes, [f]).Schema);
+        Assert.False(c.CanAccept("{\"name\": \"book\", \"arguments\": {\"from\": \"Rome\""u8));
+        Assert.False(c.CanAccept("{\"name\": \"book\", \"arguments\": {\"from\": \"Paris\", \"to\": \"Rome\""u8));
+        Assert.True(c.Accept("{\"name\": \"book\", \"arguments\": {\"from\": \"Paris\", \"to\": \"Oslo\"}}"u8));
+        Assert.True(c.IsComplete);
+        // The exporter Microsoft.Extensions.AI uses writes such references for a recursive type ("#/properties/...").
+        var generated = AIFunctionFactory.Create((Folder root) => root.Name, "mkdir");
+        Assert.Contains("\"$ref\":\"#", generated.JsonSchema.GetRawText(), StringComparison.Ordinal);
+        var g = new Hearth.Engine.Sampling.JsonConstraint(ToolCalling.Forced(ToolCallFormat.Hermes, [generated]).Schema);
+        Assert.True(g.Accept("{\"name\": \"mkdir\", \"arguments\": {\"root\": {\"name\": \"a\", \"children\": [{\"name\": \"b\", \"children\": null}]}}}"u8), generated.JsonSchema.GetRawText());
+        Assert.True(g.IsComplete);
+    }
+
+    internal sealed record Folder(string Name, Folder[]? Children);
+
+    [Fact]
+    public async Task ARequiredCallCutOffByTheTokenLimitIsNotReturnedAsText()
+    {
+        // The model was made to write the call's JSON; a fragment of it is not something the model said.
+        using var client = Qwen();
+        ChatMessage[] messages = [new(ChatRole.User, "What's the weather in Paris?")];
+        var options = new ChatOptions { Temperature = 0, MaxOutputTokens = 3, Tools = [Weather(), Forecast()], ToolMode = ChatToolMode.RequireSpecific("get_forecast") };
+        var response = await client.GetResponseAsync(messages, options);
+        Assert.Equal(ChatFinishReason.Length, response.FinishReason);
+        Assert.Empty(response.Messages.SelectMany(m => m.Contents).OfType<FunctionCallContent>());
+        Assert.Equal("", response.Text);
+
+        var updates = new List<ChatResponseUpdate>();
+        await foreach (var u in client.GetStreamingResponseAsync(messages, options))
+            updates.Add(u);
+        Assert.Equal("", string.Concat(updates.Select(u => u.Text)));
+        Assert.Equal(ChatFinishReason.Length, updates.Last().FinishReason);
+    }
+
+    [Fact]
+    public async Task MessagesTheTemplateRefusesAreAnArgumentError()
+    {
+        // Templates raise_exception on messages they cannot render (roles that do not alternate, Llama 3.1's "only
+        // single tool-calls"): that was a ChatTemplateException, a 500 over HTTP, not a 400 naming the messages.
+        var dir = Directory.CreateTempSubdirectory("hearth-tools-");
+        try
+        {
+            const string Template = "{% for m in messages %}{% if (m.role == 'user') != (loop.index0 % 2 == 0) %}"
+                + "{{ raise_exception('Conversation roles must alternate user/assistant/user/assistant/...') }}{% endif %}{{ m.content }}{% endfor %}";
+            var path = TestModels.StoriesWith(Path.Combine(dir.FullName, "alternating.gguf"), ("tokenizer.chat_template", GgufValue.FromString(Template)));
+            using var client = EngineChatClient.Open(path, new EngineOptions { Threads = 1 });
+            ChatMessage[] twoUsers = [new(ChatRole.User, "Once"), new(ChatRole.User, "upon")];
+            var ex = await Assert.ThrowsAsync<ArgumentException>(() => client.GetResponseAsync(twoUsers, new ChatOptions { MaxOutputTokens = 2 }));
+            Assert.Contains("Conversation roles must alternate", ex.Message, StringComparison.Ordinal);
+            Assert.Equal("messages", ex.ParamName);
+            var streamed = await Assert.ThrowsAsync<ArgumentException>(async () =>
+            {
+                await foreach (var _ in client.GetStreamingResponseAsync(twoUsers, new ChatOptions { MaxOutputTokens = 2 })) { }
+            });
+            Assert.Equal("messages", streamed.ParamName);
+        }
+        finally
+        {
+            dir.Delete(recursive: true);
+        }
+    }
+
+    [Fact]
+    public void TheLlama3StreamHoldsBackAnAnswerThatStartsAsJson()
+    {
+        // A Llama 3 call is the whole answer: "{ \"name\"" or "{\"type\": \"function\", \"name\"" is one too, and
+        // must not be streamed as text before it comes back as a call.
+        foreach (var answer in new[] { "{ \"name\": \"f\", \"parameters\": {}}", "\n{\"type\": \"function\", \"name\": \"f\", \"parameters\": {}}" })
+        {
+            var stream = new ToolCallStream(ToolCallFormat.Llama3Json);
+            var shown = string.Concat(answer.Chunk(3).Select(p => stream.Push(new string(p))));
+            Assert.Single(ToolCalling.Parse(stream.Text, ToolCallFormat.Llama3Json).Calls);
+            Assert.Equal("", shown);
+        }
+        var text = new ToolCallStream(ToolCallFormat.Llama3Json);
+        Assert.Equal("", text.Push("  "));
+        Assert.Equal("  The answer {\"name\"", text.Push("The answer {\"name\""));   // not at the start: text, as Parse reads it
+        Assert.Equal(" is 4.", text.Push(" is 4."));
+        Assert.Equal("", text.Rest());
+    }
+
+    [Fact]
+    public void TextAfterTheCallsIsStreamedAtTheEndAsItIsReturnedUnstreamed()
+    {
+        var answer = "Let me check.<tool_call>\n{\"name\": \"f\", \"arguments\": {}}\n</tool_call>\nThen I will tell you.";
+        var stream = new ToolCallStream(ToolCallFormat.Hermes);
+        var shown = string.Concat(answer.Chunk(4).Select(p => stream.Push(new string(p))));
+        Assert.Equal("Let me check.", shown);
+        Assert.Equal("\nThen I will tell you.", stream.TextBesideCalls());
+        Assert.Equal(shown + stream.TextBesideCalls(), ToolCalling.Parse(answer, ToolCallFormat.Hermes).Text);
     }
 }
