@@ -145,6 +145,71 @@ public sealed class WebChatTests
         }
     }
 
+    // A request that gets no answer (here the server cannot be reached) must not leave its question in the history:
+    // the next request carried two user turns in a row.
+    private const string UnansweredDriver = """
+        const [base, script] = process.argv.slice(2);
+        const nodes = {};
+        function make(tag) {
+          return { tag, children: [], className: "", textContent: "", value: "", disabled: false, checked: false, scrollTop: 0, scrollHeight: 0,
+            appendChild(c) { this.children.push(c); }, replaceChildren() { this.children = []; }, addEventListener() {} };
+        }
+        for (const id of ["log", "prompt", "model", "temperature", "json", "send", "stop", "clear", "system", "key", "ask"]) nodes[id] = make(id);
+        nodes.temperature.value = "0";
+        global.document = { getElementById: id => nodes[id], createElement: make, addEventListener() {} };
+        global.sessionStorage = { getItem: () => null, setItem() {} };
+        const realFetch = fetch, bodies = [];
+        let down = true;
+        global.fetch = (url, init) => {
+          if (url === "/v1/chat/completions") {
+            bodies.push(JSON.parse(init.body));
+            if (down) { down = false; return Promise.reject(new TypeError("network down")); }
+          }
+          return realFetch(base + url, init);
+        };
+        require("vm").runInThisContext(require("fs").readFileSync(script, "utf8") + "\n;globalThis.send = send;");
+        (async () => {
+          nodes.model.value = "stories:260k";
+          await send("Once upon a time");
+          const out = { error: nodes.log.children[1].textContent };
+          await send("There was a cat");
+          out.second = bodies[1].messages.map(m => m.role + ": " + m.content);
+          out.answer = nodes.log.children[3].textContent;
+          console.log(JSON.stringify(out));
+        })().catch(e => { console.error(e); process.exit(1); });
+        """;
+
+    [SkippableFact]
+    public async Task AQuestionWithoutAnAnswerLeavesTheHistory()
+    {
+        var node = FindNode();
+        Skip.If(node is null, "Node.js is not installed: the chat page's script can only be run where it is");
+        await using var s = await TestServer.StartAsync();
+        var dir = Directory.CreateTempSubdirectory("hearth-webchat-");
+        try
+        {
+            var script = Path.Combine(dir.FullName, "chat.js");
+            await File.WriteAllTextAsync(script, await s.Http.GetStringAsync("/chat.js"));
+            var driver = Path.Combine(dir.FullName, "driver.js");
+            await File.WriteAllTextAsync(driver, UnansweredDriver);
+            var run = new ProcessStartInfo(node!, [driver, s.Url.ToString().TrimEnd('/'), script]) { RedirectStandardOutput = true, RedirectStandardError = true };
+            using var process = Process.Start(run)!;
+            var output = process.StandardOutput.ReadToEndAsync();
+            var error = process.StandardError.ReadToEndAsync();
+            await process.WaitForExitAsync().WaitAsync(TimeSpan.FromMinutes(2));
+            Assert.True(process.ExitCode == 0, await error);
+            using var result = System.Text.Json.JsonDocument.Parse(await output);
+            var r = result.RootElement;
+            Assert.Contains("network down", r.GetProperty("error").GetString(), StringComparison.Ordinal);
+            Assert.Equal(["user: There was a cat"], r.GetProperty("second").EnumerateArray().Select(m => m.GetString()));
+            Assert.NotEqual("", r.GetProperty("answer").GetString());
+        }
+        finally
+        {
+            dir.Delete(recursive: true);
+        }
+    }
+
     private static string? FindNode() =>
         (Environment.GetEnvironmentVariable("PATH") ?? "").Split(Path.PathSeparator)
             .SelectMany(d => new[] { Path.Combine(d, "node"), Path.Combine(d, "node.exe") })

@@ -80,7 +80,6 @@ async function send(prompt) {
     if (!response.ok) {
       answer.className = "msg error";
       answer.textContent = errorMessage(response.status, await response.text());
-      state.messages.pop();
       return;
     }
     const route = response.headers.get("x-hearth-route");
@@ -109,7 +108,10 @@ async function send(prompt) {
   } catch (e) {
     if (e.name !== "AbortError") { answer.className = "msg error"; answer.textContent = text + "\n" + e.message; }
   } finally {
+    // No answer (refused, unreachable, stopped or failed before any text): the question leaves the history too,
+    // or the next request would carry two user turns in a row (templates that check alternation refuse that).
     if (text) state.messages.push({ role: "assistant", content: text });
+    else state.messages.pop();
     state.controller = null;
     el("send").disabled = false;
     el("stop").disabled = true;
