@@ -79,7 +79,8 @@ public sealed class WebChatTests
 
     // Runs the served chat.js in Node.js with a minimal stand-in for the page's elements and the real fetch, against
     // the real server: models listed, an answer streamed into the log with its route, JSON mode, an error shown.
-    private const string Driver = """
+    // The stand-in for the page's elements and storage; a driver adds its fetch and what it does.
+    private const string StandIn = """
         const [base, script] = process.argv.slice(2);
         const nodes = {};
         function make(tag) {
@@ -90,6 +91,10 @@ public sealed class WebChatTests
         nodes.temperature.value = "0";
         global.document = { getElementById: id => nodes[id], createElement: make, addEventListener() {} };
         global.sessionStorage = { getItem: () => null, setItem() {} };
+
+        """;
+
+    private const string Driver = StandIn + """
         const realFetch = fetch;
         global.fetch = (url, init) => realFetch(base + url, init);
         require("vm").runInThisContext(require("fs").readFileSync(script, "utf8") + "\n;globalThis.send = send; globalThis.loadModels = loadModels;");
@@ -113,51 +118,20 @@ public sealed class WebChatTests
     [SkippableFact]
     public async Task ThePageScriptChatsWithTheRealServer()
     {
-        var node = FindNode();
-        Skip.If(node is null, "Node.js is not installed: the chat page's script can only be run where it is");
-        await using var s = await TestServer.StartAsync();
-        var dir = Directory.CreateTempSubdirectory("hearth-webchat-");
-        try
-        {
-            var script = Path.Combine(dir.FullName, "chat.js");
-            await File.WriteAllTextAsync(script, await s.Http.GetStringAsync("/chat.js"));
-            var driver = Path.Combine(dir.FullName, "driver.js");
-            await File.WriteAllTextAsync(driver, Driver);
-            var run = new ProcessStartInfo(node!, [driver, s.Url.ToString().TrimEnd('/'), script]) { RedirectStandardOutput = true, RedirectStandardError = true };
-            using var process = Process.Start(run)!;
-            var output = process.StandardOutput.ReadToEndAsync();
-            var error = process.StandardError.ReadToEndAsync();
-            await process.WaitForExitAsync().WaitAsync(TimeSpan.FromMinutes(2));
-            Assert.True(process.ExitCode == 0, await error);
-            using var result = System.Text.Json.JsonDocument.Parse(await output);
-            var r = result.RootElement;
-            Assert.Equal(["stories:260k"], r.GetProperty("models").EnumerateArray().Select(m => m.GetString()));
-            Assert.Equal("msg assistant", r.GetProperty("answerClass").GetString());
-            Assert.StartsWith(", there was a little girl named Lily", r.GetProperty("answer").GetString(), StringComparison.Ordinal);
-            Assert.Contains("model=stories:260k", r.GetProperty("route").GetString(), StringComparison.Ordinal);
-            Assert.StartsWith("{", r.GetProperty("json").GetString(), StringComparison.Ordinal);
-            Assert.Equal("msg error", r.GetProperty("errorClass").GetString());
-            Assert.StartsWith("404: ", r.GetProperty("error").GetString(), StringComparison.Ordinal);
-        }
-        finally
-        {
-            dir.Delete(recursive: true);
-        }
+        using var result = await RunInNodeAsync(Driver);
+        var r = result.RootElement;
+        Assert.Equal(["stories:260k"], r.GetProperty("models").EnumerateArray().Select(m => m.GetString()));
+        Assert.Equal("msg assistant", r.GetProperty("answerClass").GetString());
+        Assert.StartsWith(", there was a little girl named Lily", r.GetProperty("answer").GetString(), StringComparison.Ordinal);
+        Assert.Contains("model=stories:260k", r.GetProperty("route").GetString(), StringComparison.Ordinal);
+        Assert.StartsWith("{", r.GetProperty("json").GetString(), StringComparison.Ordinal);
+        Assert.Equal("msg error", r.GetProperty("errorClass").GetString());
+        Assert.StartsWith("404: ", r.GetProperty("error").GetString(), StringComparison.Ordinal);
     }
 
     // A request that gets no answer (here the server cannot be reached) must not leave its question in the history:
     // the next request carried two user turns in a row.
-    private const string UnansweredDriver = """
-        const [base, script] = process.argv.slice(2);
-        const nodes = {};
-        function make(tag) {
-          return { tag, children: [], className: "", textContent: "", value: "", disabled: false, checked: false, scrollTop: 0, scrollHeight: 0,
-            appendChild(c) { this.children.push(c); }, replaceChildren() { this.children = []; }, addEventListener() {} };
-        }
-        for (const id of ["log", "prompt", "model", "temperature", "json", "send", "stop", "clear", "system", "key", "ask"]) nodes[id] = make(id);
-        nodes.temperature.value = "0";
-        global.document = { getElementById: id => nodes[id], createElement: make, addEventListener() {} };
-        global.sessionStorage = { getItem: () => null, setItem() {} };
+    private const string UnansweredDriver = StandIn + """
         const realFetch = fetch, bodies = [];
         let down = true;
         global.fetch = (url, init) => {
@@ -182,6 +156,16 @@ public sealed class WebChatTests
     [SkippableFact]
     public async Task AQuestionWithoutAnAnswerLeavesTheHistory()
     {
+        using var result = await RunInNodeAsync(UnansweredDriver);
+        var r = result.RootElement;
+        Assert.Contains("network down", r.GetProperty("error").GetString(), StringComparison.Ordinal);
+        Assert.Equal(["user: There was a cat"], r.GetProperty("second").EnumerateArray().Select(m => m.GetString()));
+        Assert.NotEqual("", r.GetProperty("answer").GetString());
+    }
+
+    // Starts a server, saves the chat.js it serves and the driver, runs the driver in Node and parses what it prints.
+    private static async Task<System.Text.Json.JsonDocument> RunInNodeAsync(string driverSource)
+    {
         var node = FindNode();
         Skip.If(node is null, "Node.js is not installed: the chat page's script can only be run where it is");
         await using var s = await TestServer.StartAsync();
@@ -191,18 +175,14 @@ public sealed class WebChatTests
             var script = Path.Combine(dir.FullName, "chat.js");
             await File.WriteAllTextAsync(script, await s.Http.GetStringAsync("/chat.js"));
             var driver = Path.Combine(dir.FullName, "driver.js");
-            await File.WriteAllTextAsync(driver, UnansweredDriver);
+            await File.WriteAllTextAsync(driver, driverSource);
             var run = new ProcessStartInfo(node!, [driver, s.Url.ToString().TrimEnd('/'), script]) { RedirectStandardOutput = true, RedirectStandardError = true };
             using var process = Process.Start(run)!;
             var output = process.StandardOutput.ReadToEndAsync();
             var error = process.StandardError.ReadToEndAsync();
             await process.WaitForExitAsync().WaitAsync(TimeSpan.FromMinutes(2));
             Assert.True(process.ExitCode == 0, await error);
-            using var result = System.Text.Json.JsonDocument.Parse(await output);
-            var r = result.RootElement;
-            Assert.Contains("network down", r.GetProperty("error").GetString(), StringComparison.Ordinal);
-            Assert.Equal(["user: There was a cat"], r.GetProperty("second").EnumerateArray().Select(m => m.GetString()));
-            Assert.NotEqual("", r.GetProperty("answer").GetString());
+            return System.Text.Json.JsonDocument.Parse(await output);
         }
         finally
         {
