@@ -76,17 +76,24 @@ public sealed class SyntheticModelTests : IDisposable
             using var session = new InferenceSession(model, new SessionOptions { ContextLength = 64, Threads = threads });
             var sampler = new Sampler(new SamplingOptions { Seed = 1, RepetitionPenalty = 1.1f }, model.Config.VocabSize);
             var history = new int[64];
-            history[0] = 1;
-            var logits = session.Evaluate(history.AsSpan(0, 1));
-            var next = sampler.Sample(logits, history.AsSpan(0, 1));
-            var before = GC.GetAllocatedBytesForCurrentThread();
-            for (var i = 1; i < 32; i++)
+            // A whole first pass warms every code path a generation of this length takes (first uses run static
+            // initializers, on whichever thread's share of the work reaches them first); the second pass is measured.
+            for (var pass = 0; pass < 2; pass++)
             {
-                history[i] = next;
-                logits = session.Evaluate(history.AsSpan(i, 1));
-                next = sampler.Sample(logits, history.AsSpan(0, i + 1));
+                session.Rewind(0);
+                history[0] = 1;
+                var logits = session.Evaluate(history.AsSpan(0, 1));
+                var next = sampler.Sample(logits, history.AsSpan(0, 1));
+                var before = GC.GetAllocatedBytesForCurrentThread();
+                for (var i = 1; i < 32; i++)
+                {
+                    history[i] = next;
+                    logits = session.Evaluate(history.AsSpan(i, 1));
+                    next = sampler.Sample(logits, history.AsSpan(0, i + 1));
+                }
+                if (pass == 1)
+                    Assert.Equal(0, GC.GetAllocatedBytesForCurrentThread() - before);
             }
-            Assert.Equal(0, GC.GetAllocatedBytesForCurrentThread() - before);
         }
     }
 
