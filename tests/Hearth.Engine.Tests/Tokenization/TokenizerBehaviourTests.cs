@@ -264,7 +264,8 @@ public sealed class TokenizerBehaviourTests
         var shared = Fresh(gguf);
         var results = await Task.WhenAll(Enumerable.Range(0, 8).Select(k => Task.Run(() => shared.Encode(texts[k % 4]))));
         for (var k = 0; k < 8; k++) Assert.Equal(expected[k % 4], results[k]);
-        Assert.InRange(shared.Vocabulary.Words.Count, 1, WordCache.Capacity);
+        // Bounded: writers that pass the full-check together may each add one word before the next one starts over.
+        Assert.InRange(shared.Vocabulary.Words.Count, 1, WordCache.Capacity + 8);
     }
 
     [Fact]
