@@ -122,4 +122,11 @@ internal static class Json
         },
         _ => "a value",
     };
+
+    /// <summary>A request's JSON object as a detached <see cref="JsonElement"/> (schemas of response formats and tools).</summary>
+    public static JsonElement Element(JsonObject value)
+    {
+        using var doc = JsonDocument.Parse(value.ToJsonString());
+        return doc.RootElement.Clone();
+    }
 }

@@ -206,12 +206,7 @@ internal static class OllamaEndpoints
                     "tool" => ChatRole.Tool,
                     var other => throw ApiException.BadRequest($"'{prefix}.role' must be system, user, assistant or tool; got '{other}'"),
                 };
-                var text = Json.String(m, "content", prefix) ?? "";
-                var calls = role == ChatRole.Assistant ? ToolWire.Calls(m, prefix, argumentsAsString: false) : [];
-                messages.Add(role == ChatRole.Tool
-                    ? new ChatMessage(role, [new FunctionResultContent(Json.String(m, "tool_call_id", prefix) ?? "", text)])
-                    : calls.Count == 0 ? new ChatMessage(role, text)
-                    : new ChatMessage(role, [.. text.Length > 0 ? [new TextContent(text)] : Array.Empty<AIContent>(), .. calls]));
+                messages.Add(ToolWire.Message(role, Json.String(m, "content", prefix) ?? "", m, prefix, argumentsAsString: false));
             }
         }
         else
@@ -228,7 +223,7 @@ internal static class OllamaEndpoints
         options.ResponseFormat = body["format"] switch
         {
             null => null,
-            JsonObject schema => ChatResponseFormat.ForJsonSchema(OpenAIEndpoints.Element(schema)),
+            JsonObject schema => ChatResponseFormat.ForJsonSchema(Json.Element(schema)),
             JsonValue v when v.GetValueKind() == System.Text.Json.JsonValueKind.String && v.GetValue<string>() == "json" => ChatResponseFormat.Json,
             JsonValue v when v.GetValueKind() == System.Text.Json.JsonValueKind.String && v.GetValue<string>().Length == 0 => null,
             var other => throw ApiException.BadRequest($"'format' must be \"json\" or a JSON schema object, not {other.ToJsonString()}", "format"),

@@ -93,7 +93,7 @@ internal static class OpenAIEndpoints
                 "json_object" => ChatResponseFormat.Json,
                 // Passed on: a provider that enforces schemas uses it; the embedded engine answers 400 naming the parameter.
                 "json_schema" when Json.Object(format, "json_schema") is { } schema => ChatResponseFormat.ForJsonSchema(
-                    Element(Json.Object(schema, "schema") ?? []),
+                    Json.Element(Json.Object(schema, "schema") ?? []),
                     Json.String(schema, "name"), Json.String(schema, "description")),
                 "json_schema" => throw ApiException.BadRequest("response_format json_schema needs a 'json_schema' object", "response_format"),
                 _ => throw new ApiException(400, $"response_format '{type}' is not supported; use text, json_object or json_schema", "invalid_request_error", "response_format", "unsupported_response_format"),
@@ -273,22 +273,9 @@ internal static class OpenAIEndpoints
                     throw ApiException.BadRequest($"'{prefix}.content' must be a string or an array of text parts", prefix + ".content");
             }
 
-            if (role == ChatRole.Tool)
-            {
-                result.Add(new ChatMessage(role, [new FunctionResultContent(Json.String(m, "tool_call_id", prefix) ?? "", text)]));
-                continue;
-            }
-            var calls = role == ChatRole.Assistant ? ToolWire.Calls(m, prefix, argumentsAsString: true) : [];
-            result.Add(calls.Count == 0 ? new ChatMessage(role, text) : new ChatMessage(role, [.. text.Length > 0 ? [new TextContent(text)] : Array.Empty<AIContent>(), .. calls]));
+            result.Add(ToolWire.Message(role, text, m, prefix, argumentsAsString: true));
         }
 
         return result;
-    }
-
-    /// <summary>A request's JSON object as a detached <see cref="System.Text.Json.JsonElement"/> (for response-format schemas).</summary>
-    internal static System.Text.Json.JsonElement Element(JsonObject value)
-    {
-        using var doc = System.Text.Json.JsonDocument.Parse(value.ToJsonString());
-        return doc.RootElement.Clone();
     }
 }

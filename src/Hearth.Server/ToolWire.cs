@@ -27,7 +27,7 @@ internal static class ToolWire
             if (Json.String(tool, "type", at) is { } type && type != "function")
                 throw ApiException.BadRequest($"'{at}.type' must be \"function\"; got '{type}'", at + ".type");
             var name = Json.RequiredString(function, "name", at + ".function");
-            var parameters = Json.Object(function, "parameters", at + ".function") is { } p ? OpenAIEndpoints.Element(p) : NoParameters;
+            var parameters = Json.Object(function, "parameters", at + ".function") is { } p ? Json.Element(p) : NoParameters;
             result.Add(AIFunctionFactory.CreateDeclaration(name, Json.String(function, "description", at + ".function"), parameters));
         }
         return result;
@@ -48,8 +48,20 @@ internal static class ToolWire
         _ => throw ApiException.BadRequest("'tool_choice' must be none, auto, required or {\"type\": \"function\", \"function\": {\"name\": ...}}", "tool_choice"),
     };
 
+    /// <summary>
+    /// A history message as it arrived: a <c>tool</c> message is the result of the call named by <c>tool_call_id</c>,
+    /// an assistant message carries its text and its <c>tool_calls</c>, any other is its text.
+    /// </summary>
+    public static ChatMessage Message(ChatRole role, string text, JsonObject message, string at, bool argumentsAsString)
+    {
+        if (role == ChatRole.Tool)
+            return new ChatMessage(role, [new FunctionResultContent(Json.String(message, "tool_call_id", at) ?? "", text)]);
+        var calls = role == ChatRole.Assistant ? Calls(message, at, argumentsAsString) : [];
+        return calls.Count == 0 ? new ChatMessage(role, text) : new ChatMessage(role, [.. text.Length > 0 ? [new TextContent(text)] : Array.Empty<AIContent>(), .. calls]);
+    }
+
     /// <summary>The calls of an assistant message (<c>tool_calls</c>); none when absent.</summary>
-    public static List<AIContent> Calls(JsonObject message, string at, bool argumentsAsString)
+    private static List<AIContent> Calls(JsonObject message, string at, bool argumentsAsString)
     {
         var result = new List<AIContent>();
         if (Json.Array(message, "tool_calls", at) is not { } calls)

@@ -173,11 +173,11 @@ public sealed class EngineChatClient : IChatClient
         ArgumentNullException.ThrowIfNull(messages);
         var (prompt, generation, tools) = Prepare(messages, options);
         var result = await Task.Run(() => _generator.Generate(prompt, generation, null, cancellationToken), cancellationToken);
+        var (beside, calls) = tools is null ? ("", []) : tools.Read(result);
         // A required call's JSON cut short (token limit, a stop string) is no call, and not text the model chose to write.
-        var message = new ChatMessage(ChatRole.Assistant, tools is { Forced: true } ? "" : result.Text);
-        var calls = tools is null ? [] : tools.Calls(result);
-        if (calls.Count > 0)
-            message = new ChatMessage(ChatRole.Assistant, [.. tools!.TextBesideCalls(result) is { Length: > 0 } text ? [new TextContent(text)] : Array.Empty<AIContent>(), .. calls]);
+        var message = calls.Count > 0
+            ? new ChatMessage(ChatRole.Assistant, [.. beside.Length > 0 ? [new TextContent(beside)] : Array.Empty<AIContent>(), .. calls])
+            : new ChatMessage(ChatRole.Assistant, tools is { Forced: true } ? "" : result.Text);
         return new ChatResponse(message)
         {
             ModelId = _modelId,
@@ -192,7 +192,7 @@ public sealed class EngineChatClient : IChatClient
     {
         ArgumentNullException.ThrowIfNull(messages);
         var (prompt, generation, tools) = Prepare(messages, options);
-        var stream = tools is null ? new ToolCallStream((string?)null) : new ToolCallStream(tools.Format, tools.Forced);
+        var stream = new ToolCallStream(tools?.Format ?? ToolCallFormat.None, tools?.Forced ?? false);
         var channel = Channel.CreateUnbounded<ChatResponseUpdate>(new UnboundedChannelOptions { SingleReader = true, SingleWriter = true });
         using var stop = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
         var responseId = Guid.NewGuid().ToString("N");
@@ -205,7 +205,7 @@ public sealed class EngineChatClient : IChatClient
                     if (stream.Push(u.Text) is { Length: > 0 } text)
                         channel.Writer.TryWrite(new ChatResponseUpdate(ChatRole.Assistant, text) { ResponseId = responseId, ModelId = _modelId });
                 }, stop.Token);
-                var calls = tools is null ? [] : tools.Calls(result);
+                var calls = tools is null ? [] : tools.Read(result).Calls;
                 // The text held back: all of it when there are no calls (none at all for a required call cut short),
                 // what stands beside the calls when there are.
                 var rest = tools is { Forced: true } ? "" : calls.Count == 0 ? stream.Rest() : stream.TextBesideCalls();
@@ -290,9 +290,8 @@ public sealed class EngineChatClient : IChatClient
         private string Whole(GenerationResult r) =>
             Prefix + r.Text + (Forced && r.StopReason == StopReason.EndOfGeneration ? Suffix : "");
 
-        public List<FunctionCallContent> Calls(GenerationResult r) => ToolCalling.Parse(Whole(r), Format).Calls;
-
-        public string TextBesideCalls(GenerationResult r) => ToolCalling.Parse(Whole(r), Format).Text;
+        /// <summary>The calls in the answer and the text beside them.</summary>
+        public (string Text, List<FunctionCallContent> Calls) Read(GenerationResult r) => ToolCalling.Parse(Whole(r), Format);
     }
 
     // Functions offered this turn (ChatOptions.Tools, unless the mode is none), the calls' format, a required call.

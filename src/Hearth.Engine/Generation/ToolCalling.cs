@@ -65,12 +65,8 @@ internal static class ToolCalling
             },
         })];
 
-    /// <summary>
-    /// One message as the templates expect it: <c>role</c>, <c>content</c>, and for an assistant's calls
-    /// <c>tool_calls</c> (<c>{"type": "function", "id", "function": {name, arguments}}</c>); a tool result is a
-    /// <c>tool</c> message whose content is the result (text as is, anything else as JSON) with <c>tool_call_id</c>.
-    /// </summary>
-    public static Dictionary<string, object?> MessageForTemplate(ChatMessage message)
+    // role, content, and for an assistant's calls tool_calls ({"type": "function", "id", "function": {name, arguments}}).
+    private static Dictionary<string, object?> MessageForTemplate(ChatMessage message)
     {
         var result = new Dictionary<string, object?>(StringComparer.Ordinal) { ["role"] = message.Role.Value, ["content"] = message.Text };
         var calls = message.Contents.OfType<FunctionCallContent>().ToList();
@@ -87,25 +83,19 @@ internal static class ToolCalling
                 },
             }).ToList();
         }
-        var results = message.Contents.OfType<FunctionResultContent>().ToList();
-        if (results.Count > 0)
-        {
-            result["role"] = "tool";
-            result["tool_call_id"] = results[0].CallId;
-            result["content"] = string.Concat(results.Select(ResultText));
-        }
         return result;
     }
 
     /// <summary>
-    /// The messages as the templates expect them (<see cref="MessageForTemplate"/>), with a message holding several
-    /// results (Microsoft.Extensions.AI sends the results of parallel calls in one tool message) as one <c>tool</c>
-    /// message per result, the way the OpenAI shape has them: each its own <c>&lt;tool_response&gt;</c>.
+    /// A message as the templates expect it: <c>role</c>, <c>content</c>, an assistant's calls as <c>tool_calls</c>;
+    /// a message with results is one <c>tool</c> message per result (Microsoft.Extensions.AI sends the results of
+    /// parallel calls in one message; the OpenAI shape has each its own), content the result (text as is, anything
+    /// else as JSON), with its <c>tool_call_id</c>.
     /// </summary>
     public static IEnumerable<Dictionary<string, object?>> MessagesForTemplate(ChatMessage message)
     {
         var results = message.Contents.OfType<FunctionResultContent>().ToList();
-        if (results.Count <= 1)
+        if (results.Count == 0)
             return [MessageForTemplate(message)];
         return results.Select(r => new Dictionary<string, object?>(StringComparer.Ordinal) { ["role"] = "tool", ["content"] = ResultText(r), ["tool_call_id"] = r.CallId });
     }
@@ -265,10 +255,10 @@ internal sealed class ToolCallStream
     private bool _calling;
     private bool _passing;
 
-    /// <summary>A stream that holds back from <paramref name="opening"/> on (null: everything passes; "": nothing does).</summary>
-    public ToolCallStream(string? opening) => _opening = opening;
-
-    /// <summary>A stream for calls in <paramref name="format"/>; a <paramref name="forced"/> call is never text.</summary>
+    /// <summary>
+    /// A stream for calls in <paramref name="format"/> (<see cref="ToolCallFormat.None"/>: everything passes); a
+    /// <paramref name="forced"/> call is never text.
+    /// </summary>
     public ToolCallStream(ToolCallFormat format, bool forced = false)
     {
         _format = format;

@@ -40,7 +40,7 @@ public sealed class ToolCallingTests
             new(ChatRole.Assistant, [new FunctionCallContent("call_1", "get_weather", new Dictionary<string, object?> { ["city"] = "Paris" })]),
             new(ChatRole.Tool, [new FunctionResultContent("call_1", new Dictionary<string, object?> { ["temp_c"] = 18 })]),
         ];
-        var prompt = template.Render(conversation.Select(ToolCalling.MessageForTemplate), true, tools: ToolCalling.ToolsForTemplate([Weather()]));
+        var prompt = template.Render(conversation.SelectMany(ToolCalling.MessagesForTemplate), true, tools: ToolCalling.ToolsForTemplate([Weather()]));
         Assert.Contains("\"name\": \"get_weather\", \"description\": \"Get the weather for a city\"", prompt, StringComparison.Ordinal);
         Assert.Contains("<|im_start|>assistant\n<tool_call>\n{\"name\": \"get_weather\", \"arguments\": {\"city\": \"Paris\"}}\n</tool_call><|im_end|>", prompt, StringComparison.Ordinal);
         Assert.True(prompt.Contains("<|im_start|>user\n<tool_response>\n{\"temp_c\":18}\n</tool_response><|im_end|>", StringComparison.Ordinal), prompt);
@@ -169,14 +169,14 @@ public sealed class ToolCallingTests
     [Fact]
     public void TheStreamHoldsBackTheOpeningAndWhatFollowsIt()
     {
-        var stream = new ToolCallStream("<tool_call>");
+        var stream = new ToolCallStream(ToolCallFormat.Hermes);
         Assert.Equal("Let me ", stream.Push("Let me "));
         Assert.Equal("check", stream.Push("check<tool"));   // "<tool" could start the opening
         Assert.Equal("", stream.Push("_call>\n{\"name\""));
         Assert.Equal("", stream.Push(": \"f\"}"));
         Assert.Equal("Let me check<tool_call>\n{\"name\": \"f\"}", stream.Text);
 
-        var plain = new ToolCallStream("<tool_call>");
+        var plain = new ToolCallStream(ToolCallFormat.Hermes);
         Assert.Equal("a ", plain.Push("a <to"));
         Assert.Equal("<tob", plain.Push("b"));               // not the opening after all
         Assert.Equal("", plain.Push("<"));
